@@ -47,7 +47,10 @@ export const SizeSchema = z
   });
 
 /** `host:port`, `[v6]:port`, or a bare port. */
-export const ListenSchema = z.string().regex(/^(?:(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:8787');
+export const ListenSchema = z
+  .string()
+  .regex(/^(?:(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?\d{1,5}$/, { error: 'expected HOST:PORT, e.g. 127.0.0.1:8787', abort: true })
+  .refine((listen) => Number(listen.slice(listen.lastIndexOf(':') + 1)) <= 65_535, 'the port must be at most 65535');
 
 const NameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'letters, digits, "_" and "-" only, starting with a letter or digit');
 
@@ -230,7 +233,7 @@ export const ApprovalsSchema = z.strictObject({
 });
 
 export const ConfigSchema = z.strictObject({
-  version: z.literal(1, { error: 'version: 1 is the only config version' }),
+  version: z.literal(1, { error: 'expected 1, the only config version' }),
   gateway: GatewaySchema.default(GatewaySchema.parse({})),
   servers: z.record(NameSchema, ServerSchema).default({}),
   agents: z.record(NameSchema, AgentSchema).default({}),

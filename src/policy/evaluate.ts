@@ -1,0 +1,286 @@
+/**
+ * The decision (SPEC §4): lockdown, then every matching rule, then deny > ask > allow, then rate
+ * limits. Pure: no parsing, no regex compilation, no clock; it never throws.
+ */
+import type { Effect } from '../config/schema.js';
+import type { CompiledAgent, CompiledLimit, CompiledPolicy, CompiledRule, Kind, RuleSet } from './compile.js';
+import { ruleSetOf } from './compile.js';
+import { readArgument, type RefContext } from './conditions.js';
+import { createUsageCounter, formatDuration, type UsageCounter, type UsageView } from './limits.js';
+import { lockdownFor, lockdownReason, NO_LOCKDOWN, type ActiveLockdown, type LockdownState } from './lockdown.js';
+
+export interface ToolFacts {
+  readonly readOnlyHint?: boolean;
+  readonly destructiveHint?: boolean;
+  /** The tool's server has `annotations: trusted`; otherwise its hints never count. */
+  readonly annotationsTrusted: boolean;
+}
+
+export interface PolicyInput {
+  readonly agent: string;
+  readonly kind: Kind;
+  /** Exposed tool or prompt name, or resource URI. */
+  readonly name: string;
+  readonly args?: Readonly<Record<string, unknown>>;
+  readonly tool?: ToolFacts;
+  /** JWT claims of the caller, for `${claims.NAME}`. */
+  readonly claims?: Readonly<Record<string, unknown>>;
+}
+
+export interface RuleRef {
+  /** e.g. `agents.default.rules[5]`. */
+  readonly path: string;
+  readonly index: number;
+  readonly id?: string;
+}
+
+export interface Decision {
+  readonly effect: Effect;
+  /** The deciding rule; absent for default deny, lockdown and rate-limit denials. */
+  readonly rule?: RuleRef;
+  readonly reasons: string[];
+  /** Counter keys to record (`UsageCounter.record`) if, and only if, the call executes. */
+  readonly limitKeys?: string[];
+  /** The deciding rule's undo template, unrendered (`{{args.x}}`, `{{result.…}}`). */
+  readonly undo?: { readonly tool: string; readonly args: Record<string, unknown> };
+  /** Set when a rate limit denied the call. */
+  readonly limit?: { readonly path: string; readonly index: number; readonly retryAfterMs: number };
+  /** Set when a lockdown denied the call. */
+  readonly lockdown?: ActiveLockdown;
+}
+
+/** The mutable runtime inputs the pipeline keeps beside the compiled policy. */
+export interface RuntimeState {
+  /** Replace with `setLockdown(...)`; persisting it is the caller's job. */
+  lockdown: LockdownState;
+  readonly usage: UsageCounter;
+}
+
+export function createRuntimeState(lockdown: LockdownState = NO_LOCKDOWN): RuntimeState {
+  return { lockdown, usage: createUsageCounter() };
+}
+
+export interface EvaluateContext {
+  /** Milliseconds since the epoch, for rate limits. */
+  readonly now: number;
+  readonly lockdown?: LockdownState;
+  /** Without it, limits are not checked (the keys are still returned). */
+  readonly usage?: UsageView;
+}
+
+const RANK: Record<Effect, number> = { allow: 1, ask: 2, deny: 3 };
+
+function ref(rule: CompiledRule): RuleRef {
+  return rule.id !== undefined ? { path: rule.path, index: rule.index, id: rule.id } : { path: rule.path, index: rule.index };
+}
+
+function isTrustedReadOnly(input: PolicyInput): boolean {
+  return input.kind === 'tool' && input.tool?.readOnlyHint === true && input.tool.annotationsTrusted === true;
+}
+
+/** Mutable scan state for one evaluation: the first matching rule per effect, and the first error. */
+interface Scan {
+  readonly input: PolicyInput;
+  readonly agent: CompiledAgent;
+  readonly trustedReadOnly: boolean;
+  refs: RefContext | undefined;
+  allow: CompiledRule | undefined;
+  ask: CompiledRule | undefined;
+  deny: CompiledRule | undefined;
+  /** An ask rule whose conditions could not be judged: it may tighten an allow, never grant. */
+  askUndecided: CompiledRule | undefined;
+  askUndecidedPath: string | undefined;
+  /** Set when `deny` matched only because a condition could not be judged. */
+  denyUndecidedPath: string | undefined;
+  failed: { rule: CompiledRule; path: string; message: string } | undefined;
+}
+
+/** Whether a rule could still change the outcome given what was found so far. */
+function canDecide(scan: Scan, rule: CompiledRule): boolean {
+  const best = scan.deny ?? scan.ask ?? scan.allow;
+  if (best && RANK[rule.effect] < RANK[best.effect]) return false;
+  const current = scan[rule.effect];
+  return current === undefined || rule.index < current.index;
+}
+
+/**
+ * Judges one rule whose name matched. Conditions that cannot be judged for this input (a path
+ * that does not canonicalise, a missing claim) fail closed: they never make an allow rule match,
+ * they do make a deny rule match, and an ask rule then only turns an allow into ask.
+ */
+function consider(scan: Scan, rule: CompiledRule): void {
+  if (rule.readOnly && !scan.trustedReadOnly) return;
+  if (!canDecide(scan, rule)) return;
+  let undecided: string | undefined;
+  if (rule.where.length > 0) {
+    scan.refs ??= { claims: scan.input.claims, agent: scan.agent.refs };
+    for (const cond of rule.where) {
+      let verdict: boolean | undefined;
+      try {
+        verdict = cond.verdict(readArgument(scan.input.args, cond.key), scan.refs);
+      } catch (err) {
+        scan.failed ??= { rule, path: cond.path, message: err instanceof Error ? err.message : String(err) };
+        return;
+      }
+      if (verdict === false) return;
+      if (verdict === undefined) {
+        if (rule.effect === 'allow') return;
+        undecided ??= cond.path;
+      }
+    }
+  }
+  if (undecided !== undefined && rule.effect === 'ask') {
+    if (!scan.askUndecided || rule.index < scan.askUndecided.index) {
+      scan.askUndecided = rule;
+      scan.askUndecidedPath = undecided;
+    }
+    return;
+  }
+  scan[rule.effect] = rule;
+  if (rule.effect === 'deny') scan.denyUndecidedPath = undecided;
+}
+
+function scanRules(set: RuleSet, name: string, scan: Scan): void {
+  const exact = set.literal.get(name);
+  if (exact) for (const rule of exact) consider(scan, rule);
+  for (const len of set.prefixLengths) {
+    if (len > name.length) break;
+    const bucket = set.byPrefix.get(len === 0 ? '' : name.slice(0, len));
+    if (bucket) for (const rule of bucket) if (rule.match(name)) consider(scan, rule);
+  }
+}
+
+function generatedReason(rule: CompiledRule): string {
+  const verb = rule.effect === 'allow' ? 'allowed by' : rule.effect === 'ask' ? 'approval required by' : 'denied by';
+  return `${verb} ${rule.path} (${rule.summary})`;
+}
+
+function ruleDecision(rule: CompiledRule, undecidedPath?: string): Decision {
+  const reasons = [rule.reason ?? generatedReason(rule)];
+  if (undecidedPath) reasons.push(`${undecidedPath} could not be judged for this input; treated as matching (fail closed)`);
+  return {
+    effect: rule.effect,
+    rule: ref(rule),
+    reasons,
+    ...(rule.undo ? { undo: rule.undo as Decision['undo'] } : {}),
+  };
+}
+
+function defaultDeny(input: PolicyInput): Decision {
+  return { effect: 'deny', reasons: [`no rule allows ${input.name} for agent ${input.agent}`] };
+}
+
+function checkLimits(limits: readonly CompiledLimit[], input: PolicyInput, ctx: EvaluateContext, decision: Decision): Decision {
+  let keys: string[] | undefined;
+  for (const limit of limits) {
+    if (!limit.match(input.name)) continue;
+    if (ctx.usage && ctx.usage.count(limit.key, ctx.now, limit.windowMs) >= limit.max) {
+      const retryAfterMs = ctx.usage.retryAfter(limit.key, ctx.now, limit.windowMs, limit.max);
+      return {
+        effect: 'deny',
+        reasons: [
+          `rate limit ${limit.path}: at most ${limit.max} calls to ${limit.pattern} per ${formatDuration(limit.windowMs)}; retry in ${formatDuration(retryAfterMs)}`,
+        ],
+        limit: { path: limit.path, index: limit.index, retryAfterMs },
+      };
+    }
+    (keys ??= []).push(limit.key);
+  }
+  return keys ? { ...decision, limitKeys: keys } : decision;
+}
+
+/**
+ * Decides one request. Never throws: a condition that fails to evaluate denies (fail closed).
+ * When the call executes, the caller records `decision.limitKeys` in its usage counter; an `ask`
+ * call is recorded only once approved and run.
+ */
+export function evaluate(policy: CompiledPolicy, input: PolicyInput, ctx: EvaluateContext): Decision {
+  const trustedReadOnly = isTrustedReadOnly(input);
+  const lock = lockdownFor(ctx.lockdown, input.agent);
+  const locked = lockdownReason(lock, input.agent, input.kind, trustedReadOnly);
+  if (locked && lock) return { effect: 'deny', reasons: [locked], lockdown: lock };
+
+  const agent = policy.agents.get(input.agent);
+  if (!agent) return defaultDeny(input);
+
+  const scan: Scan = {
+    input, agent, trustedReadOnly, refs: undefined,
+    allow: undefined, ask: undefined, deny: undefined, askUndecided: undefined, askUndecidedPath: undefined, denyUndecidedPath: undefined, failed: undefined,
+  };
+  scanRules(ruleSetOf(agent, input.kind), input.name, scan);
+  const limited = (d: Decision): Decision => (input.kind === 'tool' ? checkLimits(agent.limits, input, ctx, d) : d);
+
+  if (scan.deny) {
+    // deny: a matching deny rule beats everything, including errors elsewhere.
+    return ruleDecision(scan.deny, scan.denyUndecidedPath);
+  } else if (scan.failed) {
+    // error: a rule's conditions threw; fail closed.
+    const { rule, path, message } = scan.failed;
+    return { effect: 'deny', rule: ref(rule), reasons: [`could not evaluate ${path}; denied to fail closed`, message] };
+  } else if (scan.ask) {
+    // ask: a matching ask rule beats any allow rule.
+    return limited(ruleDecision(scan.ask));
+  } else if (scan.allow && scan.askUndecided) {
+    // ask, undecided: an ask rule that could not be judged tightens the allow rather than let it through.
+    return limited(ruleDecision(scan.askUndecided, scan.askUndecidedPath));
+  } else if (scan.allow) {
+    // allow: only when nothing stricter matched.
+    return limited(ruleDecision(scan.allow));
+  } else {
+    // default deny: nothing allows it (an undecided ask rule never grants).
+    return defaultDeny(input);
+  }
+}
+
+/**
+ * The list path (`tools/list`, `resources/list`, `prompts/list`): listed iff some allow/ask rule
+ * matches by name (ignoring `where`, honouring `readOnly`), no unconditional deny matches, and no
+ * lockdown hides it. Calls are still decided by `evaluate`; hiding is never the only guard.
+ */
+export function isListed(policy: CompiledPolicy, input: Omit<PolicyInput, 'args'>, ctx: { readonly lockdown?: LockdownState }): boolean {
+  const trustedReadOnly = isTrustedReadOnly(input);
+  if (lockdownReason(lockdownFor(ctx.lockdown, input.agent), input.agent, input.kind, trustedReadOnly)) return false;
+  const agent = policy.agents.get(input.agent);
+  if (!agent) return false;
+  let granted = false;
+  let denied = false;
+  const visit = (rule: CompiledRule): void => {
+    if (rule.readOnly && !trustedReadOnly) return;
+    if (rule.effect === 'deny') denied ||= rule.where.length === 0;
+    else granted = true;
+  };
+  const set = ruleSetOf(agent, input.kind);
+  const exact = set.literal.get(input.name);
+  if (exact) for (const rule of exact) visit(rule);
+  for (const len of set.prefixLengths) {
+    if (len > input.name.length) break;
+    const bucket = set.byPrefix.get(len === 0 ? '' : input.name.slice(0, len));
+    if (bucket) for (const rule of bucket) if (rule.match(input.name)) visit(rule);
+  }
+  return granted && !denied;
+}
+
+/**
+ * Whether a resource template (`docs://pages/{id}`) is listed: some allow/ask resource rule could
+ * match one of its expansions (their literal prefixes agree), and no lockdown hides resources.
+ */
+export function isTemplateListed(policy: CompiledPolicy, agent: string, uriTemplate: string, ctx: { readonly lockdown?: LockdownState }): boolean {
+  if (lockdownReason(lockdownFor(ctx.lockdown, agent), agent, 'resource', false)) return false;
+  const compiled = policy.agents.get(agent);
+  if (!compiled) return false;
+  const i = uriTemplate.indexOf('{');
+  const templatePrefix = i < 0 ? uriTemplate : uriTemplate.slice(0, i);
+  return compiled.resources.rules.some((rule) => {
+    if (rule.effect === 'deny') return false;
+    if (i < 0) return rule.match(uriTemplate);
+    const p = rule.pattern.search(/[*?{]/);
+    const rulePrefix = p < 0 ? rule.pattern : rule.pattern.slice(0, p);
+    return rulePrefix.startsWith(templatePrefix) || templatePrefix.startsWith(rulePrefix);
+  });
+}
+
+/** The text a client sees for a deny: `Denied by policy (rule agents.default.rules[5]): <reason>`. */
+export function formatDenial(decision: Decision): string {
+  const reason = decision.reasons[0] ?? 'denied';
+  return decision.rule ? `Denied by policy (rule ${decision.rule.path}): ${reason}` : `Denied by policy: ${reason}`;
+}

@@ -1,0 +1,28 @@
+/**
+ * The policy core's public surface (SPEC §4). Pure: plain data in, decisions out; time comes in
+ * as `now` (ms).
+ *
+ * Pipeline use:
+ *   const policy = compilePolicy(config, { version: configHash });   // at load; throws PolicyCompileError
+ *   const d = evaluate(policy, input, { now, lockdown: state.lockdown, usage: state.usage });
+ *   if (d.effect === 'deny') reply isError with formatDenial(d)
+ *   ...after the call actually ran (for `ask`: once approved and run):
+ *   if (d.limitKeys) state.usage.record(d.limitKeys, now);
+ *   list paths: isListed(policy, { agent, kind, name, tool }, { lockdown }) with the same facts as the call path.
+ */
+export type { CompiledAgent, CompiledCondition, CompiledLimit, CompiledPolicy, CompiledRule, Kind, PolicyIssue, RuleSet } from './compile.js';
+export { compilePolicy, PolicyCompileError } from './compile.js';
+export type { Decision, EvaluateContext, PolicyInput, RuleRef, RuntimeState, ToolFacts } from './evaluate.js';
+export { createRuntimeState, evaluate, formatDenial, isListed, isTemplateListed } from './evaluate.js';
+export type { UsageCounter, UsageView } from './limits.js';
+export { createUsageCounter, formatDuration, limitKey } from './limits.js';
+export type { ActiveLockdown, LockdownMode, LockdownState } from './lockdown.js';
+export { lockdownFor, NO_LOCKDOWN, setLockdown } from './lockdown.js';
+export type { CatalogTool, ExplainRow, PolicyCatalog } from './explain.js';
+export { explainAgent, formatExplainTable } from './explain.js';
+export type { AgentDiff, CapabilityChange, ConditionChange, Direction, LimitChange, PolicyDiff } from './diff.js';
+export { diffPolicies, formatDiff } from './diff.js';
+export type { LintIssue } from './lint.js';
+export { lintPolicy } from './lint.js';
+export type { GlobMatcher } from './glob.js';
+export { compileGlob, GlobError } from './glob.js';

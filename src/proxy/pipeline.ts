@@ -1,0 +1,416 @@
+/**
+ * The spine: every client request goes identity → session → policy → upstream → result
+ * post-processing → audit, in that order. It holds no rules of its own; the policy decides,
+ * this file orders the stages and turns their answers into MCP results.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  LOG_LEVEL_META_KEY,
+  inputRequired,
+  type CallToolResult,
+  type CompleteRequest,
+  type CompleteResult,
+  type GetPromptResult,
+  type InputRequests,
+  type InputRequiredResult,
+  type ListPromptsResult,
+  type ListResourcesResult,
+  type ListResourceTemplatesResult,
+  type ListToolsResult,
+  type ReadResourceResult,
+  type Tool,
+} from '@modelcontextprotocol/server';
+import type { ProtocolError } from '@modelcontextprotocol/client';
+import { GatewayError, asGatewayError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { evaluate, formatDenial, isListed, isTemplateListed, type CompiledPolicy, type Decision, type PolicyInput, type ToolFacts, type LockdownState, type UsageCounter } from '../policy/index.js';
+import type { AuditLog } from '../audit/log.js';
+import type { Session } from './session.js';
+import type { ToolRoute, UpstreamRegistry } from './upstream/registry.js';
+import { errorText, type ClientRequestMethod, type Upstream } from './upstream/connection.js';
+
+/** What the front knows about the request being served. */
+export interface Caller {
+  session: Session;
+  /** Aborted when the client cancels the request. */
+  signal: AbortSignal;
+  /** Forwards a progress notification to the client, when it asked for progress. */
+  progress?: (progress: { progress: number; total?: number; message?: string }) => void;
+  /** Sends a notification related to this request (log messages the upstream emits during it). */
+  notify?: (method: string, params: Record<string, unknown>) => void;
+  /** Asks the client behind this request something (sampling, elicitation, roots). */
+  ask?: (method: ClientRequestMethod, params: Record<string, unknown>, signal: AbortSignal) => Promise<Record<string, unknown>>;
+  /** The log level the client wants for this request (2026-07-28 envelope, or the session's setLevel). */
+  logLevel?: string;
+  /** A 2026-07-28 retry carrying answers to an earlier input_required round. */
+  inputResponses?: Record<string, unknown>;
+  requestState?: string;
+}
+
+export interface PipelineOptions {
+  registry: UpstreamRegistry;
+  log: Logger;
+  audit: AuditLog;
+  callTimeoutMs: number;
+  maxResultBytes: number;
+  redact: <T>(value: T) => T;
+  now?: () => number;
+}
+
+/** Runtime state the policy reads besides the compiled rules. */
+export interface PolicyRuntime {
+  policy: CompiledPolicy;
+  lockdown: LockdownState;
+  usage: UsageCounter;
+}
+
+type InFlight = { caller: Caller; upstream: Upstream; startedAt: number };
+
+export class Pipeline {
+  private readonly registry: UpstreamRegistry;
+  private readonly log: Logger;
+  private readonly audit: AuditLog;
+  private readonly opts: PipelineOptions;
+  private readonly now: () => number;
+  /** Calls waiting on an upstream, newest last: server→client requests are routed to them. */
+  private readonly inFlight = new Set<InFlight>();
+  runtime: PolicyRuntime;
+
+  constructor(runtime: PolicyRuntime, opts: PipelineOptions) {
+    this.runtime = runtime;
+    this.registry = opts.registry;
+    this.log = opts.log;
+    this.audit = opts.audit;
+    this.opts = opts;
+    this.now = opts.now ?? Date.now;
+  }
+
+  private decide(input: PolicyInput): Decision {
+    const { policy, lockdown, usage } = this.runtime;
+    try {
+      return evaluate(policy, input, { now: this.now(), lockdown, usage });
+    } catch (error) {
+      // An error while deciding is a denial, never an allow.
+      return { effect: 'deny', reasons: [`policy evaluation failed: ${errorText(error)}`] };
+    }
+  }
+
+  private listed(input: Omit<PolicyInput, 'args'>): boolean {
+    const { policy, lockdown } = this.runtime;
+    try {
+      return isListed(policy, input, { lockdown });
+    } catch {
+      return false;
+    }
+  }
+
+  private base(session: Session): { agent: string; claims?: Readonly<Record<string, unknown>> } {
+    return { agent: session.agent, ...(session.claims ? { claims: session.claims } : {}) };
+  }
+
+  // ---- tools -------------------------------------------------------------------------------
+
+  listTools(caller: Caller): ListToolsResult {
+    const tools: Tool[] = [];
+    for (const route of this.registry.tools()) {
+      if (!this.listed({ ...this.base(caller.session), kind: 'tool', name: route.exposed, tool: toolFacts(route) })) continue;
+      tools.push({ ...route.tool, name: route.exposed });
+    }
+    return { tools };
+  }
+
+  async callTool(caller: Caller, name: string, args: Record<string, unknown> | undefined, meta?: Record<string, unknown>): Promise<CallToolResult | InputRequiredResult> {
+    const callId = `c-${randomUUID()}`;
+    const startedAt = this.now();
+    const session = caller.session;
+    const route = this.registry.findTool(name);
+    const input: PolicyInput = { ...this.base(session), kind: 'tool', name, ...(args ? { args } : {}), ...(route ? { tool: toolFacts(route) } : {}) };
+    const decision = this.decide(input);
+    const auditBase = { callId, agent: session.agent, session: session.id, tool: name, args: args ?? {} };
+    this.audit.record({ event: 'call.decided', ...auditBase, decision: decision.effect, rule: decision.rule?.path, reasons: decision.reasons });
+
+    if (decision.effect !== 'allow') {
+      const text = decision.effect === 'ask' ? `${formatDenial({ ...decision, effect: 'deny' })} This call requires approval; no approval channel is configured.` : formatDenial(decision);
+      this.audit.record({ event: 'call.completed', ...auditBase, decision: 'deny', outcome: 'denied', durationMs: this.now() - startedAt });
+      return { content: [{ type: 'text', text }], isError: true };
+    }
+    if (!route) {
+      // Allowed by a pattern, but no upstream offers it (or it is down).
+      this.audit.record({ event: 'call.completed', ...auditBase, decision: 'allow', outcome: 'unknown-tool', durationMs: this.now() - startedAt });
+      throw this.unknownOrUnavailable(name);
+    }
+    if (decision.limitKeys?.length) this.runtime.usage.record(decision.limitKeys, this.now());
+
+    try {
+      const upstream = await this.registry.forSession(route.upstream, session.id);
+      const result = await this.forwardCall(caller, upstream, route, args, meta);
+      const outcome = 'resultType' in result && result.resultType === 'input_required' ? 'input-required' : (result as CallToolResult).isError ? 'tool-error' : 'ok';
+      this.audit.record({ event: 'call.completed', ...auditBase, decision: 'allow', rule: decision.rule?.path, outcome, durationMs: this.now() - startedAt });
+      return result;
+    } catch (error) {
+      const gatewayError = this.upstreamFailure(route.upstream, error);
+      this.audit.record({ event: 'call.completed', ...auditBase, decision: 'allow', rule: decision.rule?.path, outcome: gatewayError.code, durationMs: this.now() - startedAt });
+      throw gatewayError;
+    }
+  }
+
+  private async forwardCall(caller: Caller, upstream: Upstream, route: ToolRoute, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined): Promise<CallToolResult | InputRequiredResult> {
+    const client = upstream.requireClient();
+    const params: Record<string, unknown> = { name: route.tool.name, ...(args ? { arguments: args } : {}) };
+    let forwardedMeta = stripProgressToken(meta);
+    const logLevel = caller.logLevel ?? caller.session.logLevel;
+    // A 2026-07-28 upstream has no setLevel: the level travels with each request.
+    if (logLevel && upstream.era === 'modern') forwardedMeta = { ...forwardedMeta, [LOG_LEVEL_META_KEY]: logLevel };
+    if (forwardedMeta) params._meta = forwardedMeta;
+    if (caller.inputResponses) params.inputResponses = caller.inputResponses;
+    if (caller.requestState !== undefined) params.requestState = caller.requestState;
+    const entry: InFlight = { caller, upstream, startedAt: this.now() };
+    this.inFlight.add(entry);
+    try {
+      const raw = (await client.request({ method: 'tools/call', params } as never, {
+        signal: caller.signal,
+        timeout: this.opts.callTimeoutMs,
+        resetTimeoutOnProgress: true,
+        allowInputRequired: true,
+        ...(caller.progress ? { onprogress: caller.progress } : {}),
+      })) as unknown as CallToolResult | InputRequiredResult;
+      if (isInputRequired(raw)) return relayInputRequired(raw);
+      // Notifications sent just before the result are dispatched a turn after it: let them out first.
+      if (caller.progress || caller.notify) await new Promise((resolve) => setImmediate(resolve));
+      return this.finishResult(raw);
+    } finally {
+      this.inFlight.delete(entry);
+    }
+  }
+
+  /** Redaction and the size cap, applied to every result that reaches a client. */
+  private finishResult(result: CallToolResult): CallToolResult {
+    const redacted = this.opts.redact(result);
+    return capResultSize(redacted, this.opts.maxResultBytes);
+  }
+
+  // ---- server→client requests -----------------------------------------------------------------
+
+  /**
+   * The calls in flight to an upstream, newest first. Upstream messages that carry no request id
+   * (stdio has no per-request channel) are attributed to the newest call that can take them.
+   */
+  private inFlightTo(upstream: Upstream): InFlight[] {
+    return [...this.inFlight].filter((f) => f.upstream === upstream || f.upstream.name === upstream.name).reverse();
+  }
+
+  /** Sends an upstream's log message to the client whose call is running; false when there is none. */
+  routeNotification(upstream: Upstream, method: string, params: Record<string, unknown>): boolean {
+    if (method !== 'notifications/message') return false;
+    const target = this.inFlightTo(upstream).find((f) => f.caller.notify);
+    if (!target?.caller.notify) return false;
+    target.caller.notify(method, params);
+    return true;
+  }
+
+  /** Routes a request an upstream makes of the client to the client whose call caused it. */
+  async routeClientRequest(upstream: Upstream, method: ClientRequestMethod, params: Record<string, unknown>, signal: AbortSignal): Promise<Record<string, unknown>> {
+    const target = this.inFlightTo(upstream).find((f) => f.caller.ask && supports(f.caller.session, method));
+    if (!target?.caller.ask) {
+      if (method === 'roots/list') return { roots: [] };
+      throw new GatewayError('METHOD_NOT_FOUND', `no client can answer ${method} for upstream ${upstream.name}`);
+    }
+    return target.caller.ask(method, params, signal);
+  }
+
+  // ---- resources ---------------------------------------------------------------------------
+
+  async listResources(caller: Caller): Promise<ListResourcesResult> {
+    const resources = [];
+    for (const { resource } of this.registry.resources()) {
+      if (this.listed({ ...this.base(caller.session), kind: 'resource', name: resource.uri })) resources.push(resource);
+    }
+    return { resources };
+  }
+
+  async listResourceTemplates(caller: Caller): Promise<ListResourceTemplatesResult> {
+    const resourceTemplates = [];
+    const { policy, lockdown } = this.runtime;
+    for (const { template } of this.registry.resourceTemplates()) {
+      if (isTemplateListed(policy, caller.session.agent, template.uriTemplate, { lockdown })) resourceTemplates.push(template);
+    }
+    return { resourceTemplates };
+  }
+
+  private resourceGate(caller: Caller, uri: string, method: string): Upstream {
+    const decision = this.decide({ ...this.base(caller.session), kind: 'resource', name: uri });
+    this.audit.record({ event: 'call.decided', agent: caller.session.agent, session: caller.session.id, tool: `${method} ${uri}`, decision: decision.effect, rule: decision.rule?.path, reasons: decision.reasons });
+    if (decision.effect !== 'allow') throw new GatewayError('DENIED', formatDenial({ ...decision, effect: 'deny' }));
+    const upstream = this.registry.findResourceUpstream(uri);
+    if (!upstream) throw new GatewayError('UNKNOWN_RESOURCE', `unknown resource: ${uri}`, { data: { uri } });
+    return upstream;
+  }
+
+  async readResource(caller: Caller, uri: string): Promise<ReadResourceResult> {
+    const upstream = this.resourceGate(caller, uri, 'resources/read');
+    try {
+      const target = await this.registry.forSession(upstream, caller.session.id);
+      const result = await target.requireClient().readResource({ uri }, { signal: caller.signal, timeout: this.opts.callTimeoutMs, cacheMode: 'bypass' });
+      return this.opts.redact(result);
+    } catch (error) {
+      throw this.upstreamFailure(upstream, error);
+    }
+  }
+
+  async subscribe(caller: Caller, uri: string, subscribe: boolean): Promise<Record<string, never>> {
+    const upstream = this.resourceGate(caller, uri, subscribe ? 'resources/subscribe' : 'resources/unsubscribe');
+    const subscriptions = caller.session.subscriptions;
+    // Idempotent per session: the upstream is watched once however often a client repeats itself.
+    if (subscribe === subscriptions.has(uri)) return {};
+    try {
+      const target = await this.registry.forSession(upstream, caller.session.id);
+      await target.watchResource(uri, subscribe);
+      if (subscribe) subscriptions.add(uri);
+      else subscriptions.delete(uri);
+      return {};
+    } catch (error) {
+      throw this.upstreamFailure(upstream, error);
+    }
+  }
+
+  // ---- prompts -----------------------------------------------------------------------------
+
+  listPrompts(caller: Caller): ListPromptsResult {
+    const prompts = [];
+    for (const route of this.registry.prompts()) {
+      if (this.listed({ ...this.base(caller.session), kind: 'prompt', name: route.exposed })) prompts.push({ ...route.prompt, name: route.exposed });
+    }
+    return { prompts };
+  }
+
+  private promptGate(caller: Caller, name: string): ReturnType<UpstreamRegistry['findPrompt']> & object {
+    const decision = this.decide({ ...this.base(caller.session), kind: 'prompt', name });
+    this.audit.record({ event: 'call.decided', agent: caller.session.agent, session: caller.session.id, tool: `prompts/get ${name}`, decision: decision.effect, rule: decision.rule?.path, reasons: decision.reasons });
+    if (decision.effect !== 'allow') throw new GatewayError('DENIED', formatDenial({ ...decision, effect: 'deny' }));
+    const route = this.registry.findPrompt(name);
+    if (!route) throw new GatewayError('UNKNOWN_PROMPT', `unknown prompt: ${name}`);
+    return route;
+  }
+
+  async getPrompt(caller: Caller, name: string, args: Record<string, string> | undefined): Promise<GetPromptResult | InputRequiredResult> {
+    const route = this.promptGate(caller, name);
+    try {
+      const client = (await this.registry.forSession(route.upstream, caller.session.id)).requireClient();
+      const params: Record<string, unknown> = { name: route.prompt.name, ...(args ? { arguments: args } : {}) };
+      if (caller.inputResponses) params.inputResponses = caller.inputResponses;
+      if (caller.requestState !== undefined) params.requestState = caller.requestState;
+      const raw = (await client.request({ method: 'prompts/get', params } as never, { signal: caller.signal, timeout: this.opts.callTimeoutMs, allowInputRequired: true })) as unknown as GetPromptResult | InputRequiredResult;
+      if (isInputRequired(raw)) return relayInputRequired(raw);
+      return this.opts.redact(raw);
+    } catch (error) {
+      throw this.upstreamFailure(route.upstream, error);
+    }
+  }
+
+  // ---- completion and logging --------------------------------------------------------------
+
+  async complete(caller: Caller, params: CompleteRequest['params']): Promise<CompleteResult> {
+    const ref = params.ref;
+    let upstream: Upstream;
+    let forwarded = params;
+    if (ref.type === 'ref/prompt') {
+      const route = this.promptGate(caller, ref.name);
+      upstream = route.upstream;
+      forwarded = { ...params, ref: { ...ref, name: route.prompt.name } };
+    } else {
+      upstream = this.resourceGate(caller, ref.uri, 'completion/complete');
+    }
+    try {
+      const client = (await this.registry.forSession(upstream, caller.session.id)).requireClient();
+      if (!upstream.capabilities.completions) return { completion: { values: [] } };
+      return await client.complete(forwarded, { signal: caller.signal, timeout: this.opts.callTimeoutMs });
+    } catch (error) {
+      throw this.upstreamFailure(upstream, error);
+    }
+  }
+
+  async setLoggingLevel(caller: Caller, level: NonNullable<Session['logLevel']>): Promise<Record<string, never>> {
+    caller.session.logLevel = level;
+    await Promise.all(
+      this.registry.upstreams
+        .filter((u) => u.state === 'up' && u.capabilities.logging && u.era === 'legacy')
+        .map((u) => u.requireClient().setLoggingLevel(level).catch((error: unknown) => this.log.debug({ err: errorText(error), upstream: u.name }, 'setLevel failed'))),
+    );
+    return {};
+  }
+
+  // ---- errors ------------------------------------------------------------------------------
+
+  private unknownOrUnavailable(name: string): GatewayError {
+    for (const upstream of this.registry.upstreams) {
+      if (upstream.state !== 'up' && (upstream.prefix === '' || name.startsWith(`${upstream.prefix}__`))) return upstream.unavailable();
+    }
+    return new GatewayError('UNKNOWN_TOOL', `unknown tool: ${name}`);
+  }
+
+  /** Upstream failures are the upstream's, never the client's: map them once, here. */
+  private upstreamFailure(upstream: Upstream, error: unknown): GatewayError {
+    if (error instanceof GatewayError) return error;
+    if (isProtocolError(error)) {
+      // The upstream answered with a JSON-RPC error: relay its code and message.
+      return new GatewayError('UPSTREAM_ERROR', error.message, { relayed: { code: error.code, data: error.data } });
+    }
+    const text = errorText(error);
+    if (/timed? ?out/i.test(text)) return new GatewayError('UPSTREAM_TIMEOUT', `upstream ${upstream.name} did not answer in time`);
+    if (/abort|cancel/i.test(text)) return new GatewayError('UPSTREAM_UNAVAILABLE', `request cancelled`);
+    return upstream.unavailable(text);
+  }
+}
+
+function toolFacts(route: ToolRoute): ToolFacts {
+  const trusted = route.upstream.config.annotations === 'trusted';
+  const annotations = route.tool.annotations;
+  return {
+    annotationsTrusted: trusted,
+    ...(annotations?.readOnlyHint === undefined ? {} : { readOnlyHint: annotations.readOnlyHint }),
+    ...(annotations?.destructiveHint === undefined ? {} : { destructiveHint: annotations.destructiveHint }),
+  };
+}
+
+function supports(session: Session, method: ClientRequestMethod): boolean {
+  const caps = session.clientCapabilities;
+  if (!caps) return false;
+  if (method === 'sampling/createMessage') return Boolean(caps.sampling);
+  if (method === 'elicitation/create') return Boolean(caps.elicitation);
+  return Boolean(caps.roots);
+}
+
+function isInputRequired(result: unknown): result is InputRequiredResult {
+  return typeof result === 'object' && result !== null && (result as { resultType?: unknown }).resultType === 'input_required';
+}
+
+/** Hands an upstream's input_required round to our client (the SDK serves it to either era). */
+function relayInputRequired(result: InputRequiredResult): InputRequiredResult {
+  const spec: { inputRequests?: InputRequests; requestState?: string } = {};
+  if (result.inputRequests) spec.inputRequests = result.inputRequests;
+  if (result.requestState !== undefined) spec.requestState = result.requestState;
+  return inputRequired(spec as Parameters<typeof inputRequired>[0]);
+}
+
+function stripProgressToken(meta: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!meta) return undefined;
+  const { progressToken: _ignored, ...rest } = meta;
+  return Object.keys(rest).length > 0 ? rest : undefined;
+}
+
+function isProtocolError(error: unknown): error is ProtocolError {
+  return typeof error === 'object' && error !== null && (error as { name?: string }).name === 'ProtocolError' && typeof (error as { code?: unknown }).code === 'number';
+}
+
+/** Cuts a result whose JSON is larger than the cap, with a notice saying so. */
+export function capResultSize(result: CallToolResult, maxBytes: number): CallToolResult {
+  const size = Buffer.byteLength(JSON.stringify(result));
+  if (size <= maxBytes) return result;
+  const notice = `[portcullis: the result was ${size} bytes, over the ${maxBytes}-byte limit; it was cut]`;
+  const budget = Math.max(0, maxBytes - notice.length - 256);
+  const texts = (result.content ?? []).filter((c): c is { type: 'text'; text: string } => c.type === 'text');
+  const kept = texts.map((t) => t.text).join('\n').slice(0, budget);
+  return { content: [{ type: 'text', text: kept }, { type: 'text', text: notice }], isError: result.isError ?? false };
+}
+
+export { asGatewayError };

@@ -1,0 +1,335 @@
+/**
+ * One upstream MCP server: its connection (stdio child, Streamable HTTP or SSE), its catalog
+ * (tools, resources, templates, prompts), restart with backoff, and the last lines of its
+ * stderr for error messages. It knows nothing of policy or clients: requests the upstream makes
+ * of the client (sampling, elicitation, roots) and its notifications go to the hooks.
+ */
+import type { Readable } from 'node:stream';
+import {
+  Client,
+  SSEClientTransport,
+  StreamableHTTPClientTransport,
+  type ClientCapabilities,
+  type McpSubscription,
+  type Prompt,
+  type Resource,
+  type ResourceTemplateType as ResourceTemplate,
+  type ServerCapabilities,
+  type Tool,
+  type Transport,
+} from '@modelcontextprotocol/client';
+import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
+import { isStdioServer, type ServerConfig } from '../../config/index.js';
+import { GatewayError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { killTree } from './process-tree.js';
+
+export type UpstreamState = 'starting' | 'up' | 'down' | 'closed';
+
+export interface Catalog {
+  tools: Tool[];
+  resources: Resource[];
+  resourceTemplates: ResourceTemplate[];
+  prompts: Prompt[];
+}
+
+/** Server→client request methods an upstream may send, forwarded to the client behind the call. */
+export type ClientRequestMethod = 'sampling/createMessage' | 'elicitation/create' | 'roots/list';
+
+export interface UpstreamHooks {
+  /** The catalog changed (connected, list_changed, went down). */
+  onCatalogChanged(upstream: Upstream): void;
+  /** A notification that is not about lists or progress (logging, resources/updated, …). */
+  onNotification(upstream: Upstream, method: string, params: Record<string, unknown> | undefined): void;
+  /** The upstream asks something of the client; answer or throw. */
+  onClientRequest(upstream: Upstream, method: ClientRequestMethod, params: Record<string, unknown>, signal: AbortSignal): Promise<Record<string, unknown>>;
+}
+
+const EMPTY_CATALOG: Catalog = { tools: [], resources: [], resourceTemplates: [], prompts: [] };
+const STDERR_LINES = 20;
+const MAX_BACKOFF_MS = 30_000;
+
+/** What the gateway declares to upstreams: everything it can forward to some client. */
+const CLIENT_CAPABILITIES: ClientCapabilities = {
+  sampling: {},
+  elicitation: { form: {}, url: {} },
+  roots: { listChanged: true },
+};
+
+export class Upstream {
+  readonly name: string;
+  readonly prefix: string;
+  readonly config: ServerConfig;
+  state: UpstreamState = 'starting';
+  catalog: Catalog = EMPTY_CATALOG;
+  /** Why it is down, for "upstream X unavailable: <reason>". */
+  lastError: string | undefined;
+  restarts = 0;
+  private client: Client | undefined;
+  private transport: Transport | undefined;
+  private readonly stderrTail: string[] = [];
+  private restartTimer: NodeJS.Timeout | undefined;
+  private backoffMs = 500;
+  private connecting: Promise<void> | undefined;
+  private listening: McpSubscription | undefined;
+  /** Resource URIs clients subscribed to, with how many subscribers each. */
+  private readonly watched = new Map<string, number>();
+  private readonly log: Logger;
+  private readonly hooks: UpstreamHooks;
+
+  constructor(name: string, config: ServerConfig, deps: { log: Logger; hooks: UpstreamHooks }) {
+    this.name = name;
+    this.config = config;
+    this.prefix = config.prefix ?? name;
+    this.log = deps.log.child({ upstream: name });
+    this.hooks = deps.hooks;
+  }
+
+  /** What the upstream offered when last connected (kept while it is down, so clients still see the shape). */
+  knownCapabilities: ServerCapabilities = {};
+
+  get capabilities(): ServerCapabilities {
+    return this.client?.getServerCapabilities() ?? {};
+  }
+
+  get instructions(): string | undefined {
+    return this.client?.getInstructions();
+  }
+
+  get era(): 'legacy' | 'modern' | undefined {
+    return this.client?.getProtocolEra();
+  }
+
+  /** The last stderr line, for error messages. */
+  get lastStderr(): string | undefined {
+    return this.stderrTail.at(-1);
+  }
+
+  /** Connects (once at a time); resolves whether or not it came up — see `state`. */
+  start(): Promise<void> {
+    if (this.state === 'closed') return Promise.resolve();
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private buildTransport(): Transport {
+    const cfg = this.config;
+    if (isStdioServer(cfg)) {
+      const transport = new StdioClientTransport({
+        command: cfg.command,
+        args: cfg.args,
+        env: { ...getDefaultEnvironment(), ...(cfg.env ?? {}) },
+        ...(cfg.cwd === undefined ? {} : { cwd: cfg.cwd }),
+        stderr: 'pipe',
+      });
+      const stderr = transport.stderr as Readable | null;
+      stderr?.setEncoding('utf8');
+      let partial = '';
+      stderr?.on('data', (chunk: string) => {
+        const lines = (partial + chunk).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) this.pushStderr(line);
+      });
+      return transport;
+    }
+    const url = new URL(cfg.url);
+    const requestInit: RequestInit = cfg.headers ? { headers: cfg.headers } : {};
+    return cfg.transport === 'sse' ? new SSEClientTransport(url, { requestInit }) : new StreamableHTTPClientTransport(url, { requestInit });
+  }
+
+  private pushStderr(line: string): void {
+    const trimmed = line.trim();
+    if (trimmed === '') return;
+    this.stderrTail.push(trimmed.slice(0, 500));
+    if (this.stderrTail.length > STDERR_LINES) this.stderrTail.shift();
+    this.log.debug({ stderr: trimmed.slice(0, 500) }, 'upstream stderr');
+  }
+
+  private async connect(): Promise<void> {
+    this.state = 'starting';
+    const cfg = this.config;
+    const mode = cfg.protocol === 'legacy' ? undefined : cfg.protocol === 'modern' ? { pin: '2026-07-28' as const } : ('auto' as const);
+    const client = new Client(
+      { name: 'portcullis', version: '0.1.0' },
+      {
+        capabilities: CLIENT_CAPABILITIES,
+        ...(mode === undefined ? {} : { versionNegotiation: { mode, probe: { timeoutMs: Math.min(cfg.startTimeout, 5_000) } } }),
+        // The gateway relays input_required rounds to its own client instead of answering them.
+        inputRequired: { autoFulfill: false },
+      },
+    );
+    let transport: Transport;
+    try {
+      transport = this.buildTransport();
+    } catch (error) {
+      this.markDown(`cannot start: ${errorText(error)}`);
+      return;
+    }
+    this.installHandlers(client);
+    client.onerror = (error) => this.log.debug({ err: errorText(error) }, 'upstream transport error');
+    client.onclose = () => {
+      if (this.client === client) this.markDown(this.state === 'up' ? 'connection closed' : 'exited during start');
+    };
+    this.client = client;
+    this.transport = transport;
+    try {
+      await client.connect(transport, { timeout: cfg.startTimeout });
+      this.knownCapabilities = client.getServerCapabilities() ?? {};
+      this.catalog = await this.fetchCatalog(client);
+      if (client.getProtocolEra() === 'modern') await this.listenForChanges(client);
+      this.state = 'up';
+      this.lastError = undefined;
+      this.backoffMs = 500;
+      this.log.info({ era: client.getProtocolEra(), tools: this.catalog.tools.length }, 'upstream connected');
+      this.hooks.onCatalogChanged(this);
+    } catch (error) {
+      if (this.client === client) this.markDown(`cannot connect: ${errorText(error)}`);
+    }
+  }
+
+  private installHandlers(client: Client): void {
+    const refresh = () => {
+      void this.refreshCatalog();
+    };
+    client.setNotificationHandler('notifications/tools/list_changed', refresh);
+    client.setNotificationHandler('notifications/resources/list_changed', refresh);
+    client.setNotificationHandler('notifications/prompts/list_changed', refresh);
+    client.setNotificationHandler('notifications/message', (n) => this.hooks.onNotification(this, n.method, n.params as Record<string, unknown>));
+    client.setNotificationHandler('notifications/resources/updated', (n) => this.hooks.onNotification(this, n.method, n.params as Record<string, unknown>));
+    for (const method of ['sampling/createMessage', 'elicitation/create', 'roots/list'] as const) {
+      client.setRequestHandler(method, async (request, ctx) => {
+        const result = await this.hooks.onClientRequest(this, method, (request.params ?? {}) as Record<string, unknown>, ctx.mcpReq.signal);
+        // The client's answer is relayed as-is; the SDK validates its shape for this method.
+        return result as never;
+      });
+    }
+  }
+
+  /**
+   * A 2026-07-28 upstream sends change notifications only on a subscriptions/listen stream: one
+   * stream per upstream, re-opened whenever the set of watched resources changes.
+   */
+  private async listenForChanges(client: Client): Promise<void> {
+    const caps = client.getServerCapabilities() ?? {};
+    const filter = {
+      ...(caps.tools?.listChanged ? { toolsListChanged: true } : {}),
+      ...(caps.prompts?.listChanged ? { promptsListChanged: true } : {}),
+      ...(caps.resources?.listChanged ? { resourcesListChanged: true } : {}),
+      ...(this.watched.size > 0 ? { resourceSubscriptions: [...this.watched.keys()] } : {}),
+    };
+    const previous = this.listening;
+    this.listening = undefined;
+    await previous?.close().catch(() => undefined);
+    if (Object.keys(filter).length === 0) return;
+    try {
+      this.listening = await client.listen(filter);
+    } catch (error) {
+      this.log.warn({ err: errorText(error) }, 'upstream refused subscriptions/listen; its changes will not be seen');
+    }
+  }
+
+  /**
+   * Subscribes to (or releases) updates of a resource for one more (or one fewer) client; the
+   * upstream is asked only when the first client subscribes or the last one leaves.
+   */
+  async watchResource(uri: string, on: boolean): Promise<void> {
+    const client = this.requireClient();
+    const count = this.watched.get(uri) ?? 0;
+    const next = on ? count + 1 : Math.max(0, count - 1);
+    if (next === 0) this.watched.delete(uri);
+    else this.watched.set(uri, next);
+    if ((count === 0) === (next === 0)) return;
+    if (client.getProtocolEra() === 'modern') await this.listenForChanges(client);
+    else if (on) await client.subscribeResource({ uri });
+    else await client.unsubscribeResource({ uri });
+  }
+
+  private async fetchCatalog(client: Client): Promise<Catalog> {
+    const caps = client.getServerCapabilities() ?? {};
+    const opts = { cacheMode: 'bypass' as const };
+    const [tools, resources, resourceTemplates, prompts] = await Promise.all([
+      caps.tools ? client.listTools(undefined, opts).then((r) => r.tools) : [],
+      caps.resources ? client.listResources(undefined, opts).then((r) => r.resources) : [],
+      caps.resources ? client.listResourceTemplates(undefined, opts).then((r) => r.resourceTemplates).catch(() => []) : [],
+      caps.prompts ? client.listPrompts(undefined, opts).then((r) => r.prompts) : [],
+    ]);
+    return { tools, resources, resourceTemplates, prompts };
+  }
+
+  async refreshCatalog(): Promise<void> {
+    const client = this.client;
+    if (!client || this.state !== 'up') return;
+    try {
+      this.catalog = await this.fetchCatalog(client);
+      this.hooks.onCatalogChanged(this);
+    } catch (error) {
+      this.log.warn({ err: errorText(error) }, 'could not refresh the catalog');
+    }
+  }
+
+  private markDown(reason: string): void {
+    if (this.state === 'closed') return;
+    const wasUp = this.state === 'up';
+    this.state = 'down';
+    this.lastError = reason;
+    this.catalog = EMPTY_CATALOG;
+    const stderr = this.lastStderr;
+    this.log.warn({ reason, lastStderr: stderr }, `upstream ${this.name} unavailable`);
+    const old = this.transport;
+    const pid = old instanceof StdioClientTransport ? old.pid : null;
+    this.client = undefined;
+    this.transport = undefined;
+    void old?.close().catch(() => undefined);
+    if (pid) void killTree(pid, 1_000);
+    if (wasUp) this.hooks.onCatalogChanged(this);
+    this.scheduleRestart();
+  }
+
+  private scheduleRestart(): void {
+    if (this.restartTimer || this.state === 'closed') return;
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.restarts++;
+      void this.start();
+    }, delay);
+    this.restartTimer.unref();
+  }
+
+  /** The connected client, or the "upstream unavailable" error clients see. */
+  requireClient(): Client {
+    if (this.state === 'up' && this.client) return this.client;
+    throw this.unavailable();
+  }
+
+  unavailable(reason?: string): GatewayError {
+    const why = reason ?? this.lastError ?? (this.state === 'starting' ? 'starting' : 'not connected');
+    const stderr = this.lastStderr;
+    return new GatewayError('UPSTREAM_UNAVAILABLE', `upstream ${this.name} unavailable: ${why}${stderr ? ` (last stderr: ${stderr})` : ''}`);
+  }
+
+  /** Closes the connection and reaps the child process tree. Idempotent. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const transport = this.transport;
+    const pid = transport instanceof StdioClientTransport ? transport.pid : null;
+    this.client = undefined;
+    this.transport = undefined;
+    try {
+      // Reap the tree first: once the child is gone its descendants are re-parented and lost.
+      if (pid) await killTree(pid);
+    } finally {
+      await transport?.close().catch(() => undefined);
+    }
+  }
+}
+
+export function errorText(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

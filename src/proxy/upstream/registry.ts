@@ -1,0 +1,195 @@
+/**
+ * All upstreams together: starts them, merges their catalogs under exposed names, routes an
+ * exposed tool/prompt name or a resource URI back to its upstream, and keeps per-session
+ * upstream instances for servers with `isolation: session`.
+ */
+import { UriTemplate, type Prompt, type Resource, type ResourceTemplateType as ResourceTemplate, type ServerCapabilities, type Tool } from '@modelcontextprotocol/server';
+import type { ServerConfig } from '../../config/index.js';
+import { GatewayError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { exposedName } from '../names.js';
+import { Upstream, type UpstreamHooks } from './connection.js';
+
+export interface ToolRoute {
+  exposed: string;
+  upstream: Upstream;
+  tool: Tool;
+}
+
+export interface PromptRoute {
+  exposed: string;
+  upstream: Upstream;
+  prompt: Prompt;
+}
+
+interface Index {
+  tools: Map<string, ToolRoute>;
+  prompts: Map<string, PromptRoute>;
+  resources: Map<string, { upstream: Upstream; resource: Resource }>;
+  templates: Array<{ upstream: Upstream; template: ResourceTemplate; matcher: UriTemplate | undefined }>;
+}
+
+export interface RegistryEvents {
+  /** Lists changed: which kinds changed, for list_changed notifications. */
+  onListsChanged(kinds: { tools: boolean; resources: boolean; prompts: boolean }): void;
+}
+
+export class UpstreamRegistry {
+  readonly upstreams: Upstream[];
+  private index: Index = { tools: new Map(), prompts: new Map(), resources: new Map(), templates: [] };
+  private readonly perSession = new Map<string, Map<string, Upstream>>();
+  private readonly log: Logger;
+  private readonly hooks: UpstreamHooks;
+  private readonly events: RegistryEvents;
+  private lastSignature = { tools: '', resources: '', prompts: '' };
+
+  constructor(servers: Readonly<Record<string, ServerConfig>>, deps: { log: Logger; hooks: Omit<UpstreamHooks, 'onCatalogChanged'>; events: RegistryEvents }) {
+    this.log = deps.log;
+    this.events = deps.events;
+    this.hooks = { ...deps.hooks, onCatalogChanged: () => this.rebuild() };
+    this.upstreams = Object.entries(servers).map(([name, cfg]) => new Upstream(name, cfg, { log: deps.log, hooks: this.hooks }));
+  }
+
+  /** Starts every upstream; resolves once each has connected or failed (failures restart on their own). */
+  async start(): Promise<void> {
+    await Promise.all(this.upstreams.map((u) => u.start()));
+    this.rebuild();
+  }
+
+  get(name: string): Upstream | undefined {
+    return this.upstreams.find((u) => u.name === name);
+  }
+
+  private rebuild(): void {
+    const next: Index = { tools: new Map(), prompts: new Map(), resources: new Map(), templates: [] };
+    for (const upstream of this.upstreams) {
+      if (upstream.state !== 'up') continue;
+      for (const tool of upstream.catalog.tools) {
+        const exposed = exposedName(upstream.prefix, tool.name);
+        const existing = next.tools.get(exposed);
+        if (existing) {
+          this.log.error({ tool: exposed, kept: existing.upstream.name, dropped: upstream.name }, `tool ${exposed} is offered by both ${existing.upstream.name} and ${upstream.name}; keeping ${existing.upstream.name}`);
+          continue;
+        }
+        next.tools.set(exposed, { exposed, upstream, tool });
+      }
+      for (const prompt of upstream.catalog.prompts) {
+        const exposed = exposedName(upstream.prefix, prompt.name);
+        if (next.prompts.has(exposed)) continue;
+        next.prompts.set(exposed, { exposed, upstream, prompt });
+      }
+      for (const resource of upstream.catalog.resources) {
+        if (!next.resources.has(resource.uri)) next.resources.set(resource.uri, { upstream, resource });
+      }
+      for (const template of upstream.catalog.resourceTemplates) {
+        let matcher: UriTemplate | undefined;
+        try {
+          matcher = new UriTemplate(template.uriTemplate);
+        } catch {
+          matcher = undefined;
+        }
+        next.templates.push({ upstream, template, matcher });
+      }
+    }
+    this.index = next;
+    const signature = {
+      tools: JSON.stringify([...next.tools.values()].map((r) => [r.exposed, r.tool])),
+      resources: JSON.stringify([[...next.resources.keys()], next.templates.map((t) => t.template.uriTemplate)]),
+      prompts: JSON.stringify([...next.prompts.values()].map((r) => [r.exposed, r.prompt])),
+    };
+    const changed = {
+      tools: signature.tools !== this.lastSignature.tools,
+      resources: signature.resources !== this.lastSignature.resources,
+      prompts: signature.prompts !== this.lastSignature.prompts,
+    };
+    this.lastSignature = signature;
+    if (changed.tools || changed.resources || changed.prompts) this.events.onListsChanged(changed);
+  }
+
+  tools(): Iterable<ToolRoute> {
+    return this.index.tools.values();
+  }
+
+  prompts(): Iterable<PromptRoute> {
+    return this.index.prompts.values();
+  }
+
+  resources(): Iterable<{ upstream: Upstream; resource: Resource }> {
+    return this.index.resources.values();
+  }
+
+  resourceTemplates(): Iterable<{ upstream: Upstream; template: ResourceTemplate }> {
+    return this.index.templates;
+  }
+
+  findTool(exposed: string): ToolRoute | undefined {
+    return this.index.tools.get(exposed);
+  }
+
+  findPrompt(exposed: string): PromptRoute | undefined {
+    return this.index.prompts.get(exposed);
+  }
+
+  /** The upstream serving a resource URI: listed resource, then template match, then the only resource server. */
+  findResourceUpstream(uri: string): Upstream | undefined {
+    const listed = this.index.resources.get(uri);
+    if (listed) return listed.upstream;
+    for (const { upstream, matcher } of this.index.templates) {
+      if (matcher?.match(uri)) return upstream;
+    }
+    const withResources = this.upstreams.filter((u) => u.state === 'up' && u.capabilities.resources);
+    return withResources.length === 1 ? withResources[0] : undefined;
+  }
+
+  /** Upstream to send a session's request to: the shared one, or the session's own instance. */
+  async forSession(upstream: Upstream, sessionId: string): Promise<Upstream> {
+    if (upstream.config.isolation !== 'session') return upstream;
+    let mine = this.perSession.get(sessionId);
+    if (!mine) {
+      mine = new Map();
+      this.perSession.set(sessionId, mine);
+    }
+    let instance = mine.get(upstream.name);
+    if (!instance) {
+      instance = new Upstream(upstream.name, upstream.config, { log: this.log.child({ session: sessionId }), hooks: { ...this.hooks, onCatalogChanged: () => undefined } });
+      mine.set(upstream.name, instance);
+    }
+    if (instance.state !== 'up') await instance.start();
+    if (instance.state !== 'up') throw instance.unavailable();
+    return instance;
+  }
+
+  /** Closes a session's own upstream instances. */
+  async closeSession(sessionId: string): Promise<void> {
+    const mine = this.perSession.get(sessionId);
+    if (!mine) return;
+    this.perSession.delete(sessionId);
+    await Promise.all([...mine.values()].map((u) => u.close()));
+  }
+
+  /** Capabilities offered to clients: the union of what the connected upstreams offer. */
+  capabilities(): ServerCapabilities {
+    // Tools are always offered: upstreams that are down now may come up later.
+    const caps: ServerCapabilities = { tools: { listChanged: true } };
+    for (const u of this.upstreams) {
+      const c = u.knownCapabilities;
+      if (c.tools) caps.tools = { listChanged: true };
+      if (c.prompts) caps.prompts = { listChanged: true };
+      if (c.resources) caps.resources = { listChanged: true, subscribe: Boolean(c.resources.subscribe) || Boolean(caps.resources?.subscribe) };
+      if (c.completions) caps.completions = {};
+      if (c.logging) caps.logging = {};
+    }
+    return caps;
+  }
+
+  requireTool(exposed: string): ToolRoute {
+    const route = this.findTool(exposed);
+    if (!route) throw new GatewayError('UNKNOWN_TOOL', `unknown tool: ${exposed}`);
+    return route;
+  }
+
+  async close(): Promise<void> {
+    const sessions = [...this.perSession.keys()];
+    await Promise.all([...this.upstreams.map((u) => u.close()), ...sessions.map((s) => this.closeSession(s))]);
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * Failure behaviour with real processes: upstream crashes, upstreams that never start, hostile
+ * HTTP requests, unknown sessions, and shutdown reaping every child process.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { descendantsOf } from '../../src/proxy/upstream/process-tree.js';
+import { fixtureServer, httpClient, startHttpGateway, tempConfig, textOf, type RunningGateway, type TempConfig } from '../helpers/gateway.js';
+
+const ALLOW_ALL = { default: { rules: [{ allow: '**' }], resources: [{ allow: '**' }], prompts: [{ allow: '**' }] } };
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('upstream failures', () => {
+  let cfg: TempConfig;
+  let gw: RunningGateway;
+
+  beforeAll(async () => {
+    cfg = tempConfig({
+      servers: {
+        flaky: fixtureServer('flaky-server.ts'),
+        broken: { command: process.execPath, args: ['-e', 'process.stderr.write("broken: missing API key\\n"); process.exit(3)'] },
+      },
+      agents: ALLOW_ALL,
+    });
+    gw = await startHttpGateway(cfg.file);
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+    cfg?.cleanup();
+  });
+
+  it('keeps serving the other upstreams when one never starts, and names it with its last stderr line', async () => {
+    const client = await httpClient(gw.url);
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toContain('flaky__echo');
+    expect(tools.some((t) => t.name.startsWith('broken__'))).toBe(false);
+    await expect(client.callTool({ name: 'broken__anything', arguments: {} })).rejects.toThrow(/upstream broken unavailable: .*broken: missing API key/);
+    expect(gw.stderr()).toMatch(/upstream broken unavailable/);
+    await client.close();
+  });
+
+  it('answers a call whose upstream crashes mid-call with a clear error, stays up, and brings the upstream back', async () => {
+    const client = await httpClient(gw.url);
+    await expect(client.callTool({ name: 'flaky__crash', arguments: {} })).rejects.toThrow(/upstream flaky unavailable/);
+    // The gateway is still up and the upstream restarts with backoff.
+    await vi.waitFor(
+      async () => {
+        const result = await client.callTool({ name: 'flaky__echo', arguments: { text: 'back' } });
+        expect(textOf(result)).toBe('back');
+      },
+      { timeout: 15_000, interval: 250 },
+    );
+    await client.close();
+  });
+});
+
+describe('hostile HTTP requests', () => {
+  let cfg: TempConfig;
+  let gw: RunningGateway;
+
+  beforeAll(async () => {
+    cfg = tempConfig({ servers: { flaky: fixtureServer('flaky-server.ts') }, agents: ALLOW_ALL, gateway: { limits: { maxRequestBytes: '64KiB' } } });
+    gw = await startHttpGateway(cfg.file);
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+    cfg?.cleanup();
+  });
+
+  const post = (body: string, headers: Record<string, string> = {}) =>
+    fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, body });
+
+  it('answers malformed JSON with a JSON-RPC parse error', async () => {
+    const res = await post('{"jsonrpc": "2.0", "method": ');
+    expect(res.status).toBe(400);
+    expect((await res.json()).error.code).toBe(-32700);
+  });
+
+  it('answers a body over the size cap with 413 and a JSON-RPC error', async () => {
+    const res = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { pad: 'x'.repeat(100_000) } }));
+    expect(res.status).toBe(413);
+    expect((await res.json()).error.message).toMatch(/larger than/);
+  });
+
+  it('answers a request without a session id with 400 and an unknown session id with 404', async () => {
+    const missing = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }));
+    expect(missing.status).toBe(400);
+    const unknown = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }), { 'mcp-session-id': 'no-such-session' });
+    expect(unknown.status).toBe(404);
+  });
+
+  it('rejects a Host header that is not the loopback listener (DNS rebinding)', async () => {
+    const res = await fetch(gw.url.replace('/mcp', '/healthz'), { headers: { host: 'evil.example:8787' } });
+    expect(res.status).toBe(403);
+  });
+
+  it('still serves after all of the above', async () => {
+    const client = await httpClient(gw.url);
+    expect(textOf(await client.callTool({ name: 'flaky__echo', arguments: { text: 'ok' } }))).toBe('ok');
+    await client.close();
+  });
+});
+
+describe('shutdown', () => {
+  it('leaves no child or grandchild process behind after SIGTERM', async () => {
+    const cfg = tempConfig({ servers: { flaky: fixtureServer('flaky-server.ts') }, agents: ALLOW_ALL });
+    const gw = await startHttpGateway(cfg.file);
+    try {
+      const client = await httpClient(gw.url);
+      const grandchild = Number(textOf(await client.callTool({ name: 'flaky__spawn_grandchild', arguments: {} })));
+      await client.close();
+      const tree = descendantsOf(gw.child.pid!);
+      expect(tree).toContain(grandchild);
+      expect(await gw.stop('SIGTERM')).toBe(0);
+      await vi.waitFor(() => expect(tree.filter(isAlive)).toEqual([]), { timeout: 5_000, interval: 100 });
+    } finally {
+      await gw.stop('SIGKILL');
+      cfg.cleanup();
+    }
+  });
+
+  it('writes the audit log for calls it served', async () => {
+    const cfg = tempConfig({ servers: { flaky: fixtureServer('flaky-server.ts') }, agents: { default: { rules: [{ allow: 'flaky__echo' }] } } });
+    const gw = await startHttpGateway(cfg.file);
+    try {
+      const client = await httpClient(gw.url);
+      await client.callTool({ name: 'flaky__echo', arguments: { text: 'audited' } });
+      const denied = await client.callTool({ name: 'flaky__crash', arguments: {} });
+      expect(denied.isError).toBe(true);
+      await client.close();
+    } finally {
+      await gw.stop();
+    }
+    const file = join(cfg.dir, 'audit.jsonl');
+    expect(existsSync(file)).toBe(true);
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.some((l) => l.event === 'call.completed' && l.tool === 'flaky__echo' && l.outcome === 'ok')).toBe(true);
+    expect(lines.some((l) => l.event === 'call.decided' && l.tool === 'flaky__crash' && l.decision === 'deny')).toBe(true);
+    cfg.cleanup();
+  });
+});
