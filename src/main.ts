@@ -40,26 +40,28 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const audit = createAuditLog({ file: config.gateway.audit.file, arguments: config.gateway.audit.arguments, secrets: loaded.secrets });
   const redact = createRedactor(loaded.secrets);
 
-  let pipeline: Pipeline | undefined;
+  // The registry's hooks need the pipeline, and the pipeline needs the registry.
+  const late: { pipeline?: Pipeline } = {};
   const hub = new FrontHub({ log, maxSessions: config.gateway.limits.maxSessions, onSessionClosed: (s) => void registry.closeSession(s.id) });
   const registry: UpstreamRegistry = new UpstreamRegistry(config.servers, {
     log,
     hooks: {
       onNotification: (u, method, params) => {
         const clean = redact(params ?? {});
-        if (!pipeline?.routeNotification(u, method, clean)) hub.upstreamNotification(method, clean);
+        if (!late.pipeline?.routeNotification(u, method, clean)) hub.upstreamNotification(method, clean);
       },
       onClientRequest: (u, method, params, signal) => {
-        if (!pipeline) throw new Error('gateway not ready');
-        return pipeline.routeClientRequest(u, method, params, signal);
+        if (!late.pipeline) throw new Error('gateway not ready');
+        return late.pipeline.routeClientRequest(u, method, params, signal);
       },
     },
     events: { onListsChanged: (kinds) => hub.listsChanged(kinds) },
   });
-  pipeline = new Pipeline(
+  const pipeline = new Pipeline(
     { policy: compilePolicy(config, { version: loaded.hash }), lockdown: NO_LOCKDOWN, usage: createUsageCounter() },
     { registry, log, audit, callTimeoutMs: config.gateway.limits.callTimeout, maxResultBytes: config.gateway.limits.maxResultBytes, redact },
   );
+  late.pipeline = pipeline;
   await registry.start();
 
   const closers: Array<() => Promise<void> | void> = [];
@@ -109,7 +111,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     (next) => {
       try {
         const policy = compilePolicy(next.config, { version: next.hash });
-        if (pipeline) pipeline.runtime = { ...pipeline.runtime, policy };
+        pipeline.runtime = { ...pipeline.runtime, policy };
         loaded = next;
         audit.record({ event: 'policy.reloaded', outcome: 'ok', version: next.hash });
         log.info({ version: next.hash }, 'policy reloaded');
@@ -128,6 +130,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     close() {
       closing ??= (async () => {
         watcher.close();
+        pipeline.close();
         for (const close of closers.reverse()) {
           try {
             await close();

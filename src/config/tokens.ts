@@ -36,6 +36,8 @@ function isRandomLooking(run: string): boolean {
 export function describeToken(text: string, options: { generic?: boolean } = {}): string | undefined {
   for (const [shape, kind] of SHAPES) if (shape.test(text)) return kind;
   if (options.generic === false) return undefined;
+  // File paths and URLs carry long mixed-case runs without being credentials.
+  if (/^(?:\/|\.{1,2}\/|~\/|[A-Za-z]:[\\/]|[a-z][a-z0-9+.-]*:\/\/)/i.test(text.trim())) return undefined;
   for (const [run] of text.matchAll(RUN)) if (isRandomLooking(run)) return 'a long random token';
   return undefined;
 }

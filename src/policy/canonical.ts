@@ -29,7 +29,8 @@
  * host lower-cased, one trailing dot stripped from the host, IPv4-mapped IPv6 written as IPv4.
  * Inputs that parsers disagree about are rejected rather than interpreted: control characters,
  * backslashes, surrounding whitespace, userinfo or `%` in the authority, `http:host` without
- * `//`, and anything that is not an absolute URL.
+ * `//`, and anything that is not an absolute URL. Host matching is about names, not addresses:
+ * DNS tricks (a name that resolves to 127.0.0.1, rebinding) are out of scope.
  */
 
 /** Longest path accepted, before decoding (Linux PATH_MAX is 4096). */

@@ -4,7 +4,7 @@
  */
 import type { AgentConfig, Condition, Config, Effect, NameRule, ToolRule } from '../config/schema.js';
 import { compileConditionVerdict, describeCondition, type ConditionVerdictFn } from './conditions.js';
-import { compileGlob, type GlobMatcher } from './glob.js';
+import { compileGlob, isLiteralGlob, type GlobMatcher } from './glob.js';
 import { limitKey } from './limits.js';
 
 export type Kind = 'tool' | 'resource' | 'prompt';
@@ -16,6 +16,13 @@ export interface CompiledCondition {
   readonly verdict: ConditionVerdictFn;
   readonly source: Condition;
   readonly description: string;
+}
+
+export interface RuleRef {
+  /** e.g. `agents.default.rules[5]`. */
+  readonly path: string;
+  readonly index: number;
+  readonly id?: string;
 }
 
 export interface CompiledRule {
@@ -33,6 +40,19 @@ export interface CompiledRule {
   readonly undo?: { readonly tool: string; readonly args: Readonly<Record<string, unknown>> };
   /** Pattern plus constraints, e.g. `docs__read_page, path under /marketing`. */
   readonly summary: string;
+  /** Shared, frozen: what decisions carry as `rule`. */
+  readonly ref: RuleRef;
+  /** The rule's `reason:`, or the generated one (`allowed by agents.x.rules[1] (…)`). */
+  readonly reasonText: string;
+}
+
+/**
+ * Glob rules sharing a literal prefix. `matchers[i]` is `rules[i].match`, kept in a dense array
+ * (shared between agents with the same patterns) so that a miss touches no rule object.
+ */
+export interface GlobBucket {
+  readonly matchers: readonly GlobMatcher[];
+  readonly rules: readonly CompiledRule[];
 }
 
 /** The rules of one kind, indexed for lookup by name. */
@@ -42,10 +62,23 @@ export interface RuleSet {
   /** Rules whose pattern has no glob syntax, by that exact name. */
   readonly literal: ReadonlyMap<string, readonly CompiledRule[]>;
   /** Glob rules grouped by their literal prefix (the text before the first wildcard). */
-  readonly byPrefix: ReadonlyMap<string, readonly CompiledRule[]>;
+  readonly byPrefix: ReadonlyMap<string, GlobBucket>;
   /** The distinct prefix lengths in `byPrefix`, ascending (0 = rules starting with a wildcard). */
   readonly prefixLengths: readonly number[];
+  /** Memo of `rulesMatching` (bounded; see there). */
+  readonly memo: Map<string, readonly CompiledRule[]>;
+  readonly memoBudget: MemoBudget;
 }
+
+/** How many more names the whole policy may memoise; shared by its rule sets. */
+export interface MemoBudget {
+  left: number;
+}
+
+/** Names memoised per rule set, and in the whole policy: the names clients use are few, but a client sending random names must not grow memory without bound. */
+const MAX_MEMO_PER_SET = 1_024;
+const MAX_MEMO_PER_POLICY = 200_000;
+const NO_RULES: readonly CompiledRule[] = Object.freeze([]);
 
 export interface CompiledLimit {
   readonly index: number;
@@ -132,41 +165,127 @@ export function literalPrefix(pattern: string): string {
 
 const RULE_LISTS = { tool: 'rules', resource: 'resources', prompt: 'prompts' } as const;
 
+/**
+ * Compiled globs and conditions shared across the policy: 1,000 agents built from one template
+ * hold one matcher per distinct pattern, which saves memory and keeps the hot code in cache.
+ */
+interface Interner {
+  readonly globs: Map<string, GlobMatcher | GlobFailure>;
+  readonly buckets: Map<string, readonly GlobMatcher[]>;
+  readonly memoBudget: MemoBudget;
+  readonly conditions: Map<string, { verdict: ConditionVerdictFn; description: string } | GlobFailure>;
+}
+interface GlobFailure {
+  readonly failure: unknown;
+}
+
+function newInterner(): Interner {
+  return { globs: new Map(), buckets: new Map(), conditions: new Map(), memoBudget: { left: MAX_MEMO_PER_POLICY } };
+}
+
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function tryGlob(pattern: string, path: string, issues: PolicyIssue[]): GlobMatcher | undefined {
-  try {
-    return compileGlob(pattern);
-  } catch (err) {
-    issues.push({ path, message: `bad pattern ${JSON.stringify(pattern)}: ${errorMessage(err)}` });
-    return undefined;
+function tryGlob(pattern: string, path: string, issues: PolicyIssue[], interner: Interner): GlobMatcher | undefined {
+  let entry = interner.globs.get(pattern);
+  if (!entry) {
+    try {
+      entry = compileNameGlob(pattern);
+    } catch (failure) {
+      entry = { failure };
+    }
+    interner.globs.set(pattern, entry);
   }
+  if (typeof entry === 'function') return entry;
+  issues.push({ path, message: `bad pattern ${JSON.stringify(pattern)}: ${errorMessage(entry.failure)}` });
+  return undefined;
 }
 
-function compileWhere(where: Record<string, Condition> | undefined, rulePath: string, issues: PolicyIssue[]): CompiledCondition[] {
+/**
+ * compileGlob's semantics (`*` never crosses `/`, `**` does), with plain string tests instead of
+ * a regex for the common shapes `P*`, `P**`, `*S`, `**S`, `*M*`, `P*S`. Throws GlobError.
+ */
+export function compileNameGlob(pattern: string): GlobMatcher {
+  const general = compileGlob(pattern);
+  if (isLiteralGlob(pattern) || /[?{]/.test(pattern)) return general;
+  const withSource = (test: (name: string) => boolean): GlobMatcher => Object.assign(test, { source: pattern });
+  let m: RegExpExecArray | null;
+  if ((m = /^([^*]*)(\*\*?)$/.exec(pattern))) {
+    const p = m[1]!;
+    return m[2] === '**' ? withSource((n) => n.startsWith(p)) : withSource((n) => n.startsWith(p) && n.indexOf('/', p.length) < 0);
+  }
+  if ((m = /^(\*\*?)([^*]+)$/.exec(pattern))) {
+    const x = m[2]!;
+    if (m[1] === '**') return withSource((n) => n.endsWith(x));
+    return withSource((n) => {
+      const end = n.length - x.length;
+      return n.endsWith(x) && (end === 0 || n.lastIndexOf('/', end - 1) < 0);
+    });
+  }
+  if ((m = /^\*([^*]+)\*$/.exec(pattern))) {
+    const x = m[1]!;
+    // Without a `/` in the name, `*` is unconstrained; with one, let the regex decide.
+    return withSource((n) => (n.indexOf('/') < 0 ? n.includes(x) : general(n)));
+  }
+  if ((m = /^([^*]+)(\*\*?)([^*]+)$/.exec(pattern))) {
+    const p = m[1]!;
+    const x = m[3]!;
+    const min = p.length + x.length;
+    if (m[2] === '**') return withSource((n) => n.length >= min && n.startsWith(p) && n.endsWith(x));
+    return withSource((n) => {
+      if (n.length < min || !n.startsWith(p) || !n.endsWith(x)) return false;
+      const slash = n.indexOf('/', p.length);
+      return slash < 0 || slash >= n.length - x.length;
+    });
+  }
+  return general;
+}
+
+function compileWhere(where: Record<string, Condition> | undefined, rulePath: string, issues: PolicyIssue[], interner: Interner): CompiledCondition[] {
   const out: CompiledCondition[] = [];
   for (const [key, source] of Object.entries(where ?? {})) {
     const path = wherePath(rulePath, key);
-    try {
-      out.push({ key, path, verdict: compileConditionVerdict(source), source, description: describeCondition(key, source) });
-    } catch (err) {
+    const cacheKey = `${key}\u0000${stableJson(source)}`;
+    let entry = interner.conditions.get(cacheKey);
+    if (!entry) {
+      try {
+        entry = { verdict: compileConditionVerdict(source), description: describeCondition(key, source) };
+      } catch (failure) {
+        entry = { failure };
+      }
+      interner.conditions.set(cacheKey, entry);
+    }
+    if ('failure' in entry) {
+      const err = entry.failure;
       const sub = typeof (err as { path?: unknown }).path === 'string' ? (err as { path: string }).path : '';
       issues.push({ path: sub ? `${path}.${sub}` : path, message: errorMessage(err) });
+    } else {
+      out.push(Object.freeze({ key, path, verdict: entry.verdict, source, description: entry.description }));
     }
   }
   return out;
 }
 
-function compileRule(kind: Kind, rule: ToolRule | NameRule, index: number, agentPath: string, issues: PolicyIssue[]): CompiledRule | undefined {
+/** JSON with object keys sorted, so equal values give equal text. */
+export function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'undefined';
+}
+
+const VERBS: Record<Effect, string> = { allow: 'allowed by', ask: 'approval required by', deny: 'denied by' };
+
+function compileRule(kind: Kind, rule: ToolRule | NameRule, index: number, agentPath: string, issues: PolicyIssue[], interner: Interner): CompiledRule | undefined {
   const path = `${agentPath}.${RULE_LISTS[kind]}[${index}]`;
   const effect = ruleEffect(rule);
   const pattern = rulePattern(rule);
   const before = issues.length;
-  const match = tryGlob(pattern, `${path}.${effect}`, issues);
+  const match = tryGlob(pattern, `${path}.${effect}`, issues, interner);
   const toolRule = kind === 'tool' ? (rule as ToolRule) : undefined;
-  const where = compileWhere(toolRule?.where, path, issues);
+  const where = compileWhere(toolRule?.where, path, issues, interner);
   if (!match || issues.length > before) return undefined;
   const readOnly = toolRule?.readOnly === true;
   const summary = [pattern, ...(readOnly ? ['read-only tools only'] : []), ...where.map((c) => c.description)].join(', ');
@@ -183,6 +302,8 @@ function compileRule(kind: Kind, rule: ToolRule | NameRule, index: number, agent
     ...(rule.reason !== undefined ? { reason: rule.reason } : {}),
     ...(toolRule?.undo ? { undo: Object.freeze({ tool: toolRule.undo.tool, args: Object.freeze({ ...toolRule.undo.args }) }) } : {}),
     summary,
+    ref: Object.freeze(rule.id !== undefined ? { path, index, id: rule.id } : { path, index }),
+    reasonText: rule.reason ?? `${VERBS[effect]} ${path} (${summary})`,
   });
 }
 
@@ -193,33 +314,69 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
 }
 
 /** Indexes compiled rules: literal names in a Map, globs bucketed by literal prefix. */
-export function buildRuleSet(rules: readonly CompiledRule[]): RuleSet {
+export function buildRuleSet(
+  rules: readonly CompiledRule[],
+  shared: Map<string, readonly GlobMatcher[]> = new Map(),
+  memoBudget: MemoBudget = { left: MAX_MEMO_PER_POLICY },
+): RuleSet {
   const literal = new Map<string, CompiledRule[]>();
-  const byPrefix = new Map<string, CompiledRule[]>();
+  const globs = new Map<string, CompiledRule[]>();
   for (const rule of rules) {
     const prefix = literalPrefix(rule.pattern);
     if (prefix === rule.pattern) push(literal, rule.pattern, rule);
-    else push(byPrefix, prefix, rule);
+    else push(globs, prefix, rule);
+  }
+  const byPrefix = new Map<string, GlobBucket>();
+  for (const [prefix, list] of globs) {
+    const key = list.map((r) => r.pattern).join('\u0000');
+    let matchers = shared.get(key);
+    if (!matchers) shared.set(key, (matchers = Object.freeze(list.map((r) => r.match))));
+    byPrefix.set(prefix, Object.freeze({ matchers, rules: Object.freeze(list) }));
   }
   const prefixLengths = [...new Set([...byPrefix.keys()].map((p) => p.length))].sort((a, b) => a - b);
-  return Object.freeze({ rules: Object.freeze([...rules]), literal, byPrefix, prefixLengths: Object.freeze(prefixLengths) });
+  return Object.freeze({ rules: Object.freeze([...rules]), literal, byPrefix, prefixLengths: Object.freeze(prefixLengths), memo: new Map(), memoBudget });
 }
 
-function compileRules(kind: Kind, rules: ReadonlyArray<ToolRule | NameRule>, agentPath: string, issues: PolicyIssue[]): RuleSet {
+/**
+ * Every rule of the set whose pattern matches `name`, ordered by index. Memoised per name, up to
+ * a bound, so that a repeated name costs one Map lookup; the memo is invisible to callers.
+ */
+export function rulesMatching(set: RuleSet, name: string): readonly CompiledRule[] {
+  const hit = set.memo.get(name);
+  if (hit) return hit;
+  let found: CompiledRule[] | undefined;
+  const exact = set.literal.get(name);
+  if (exact) found = [...exact];
+  for (const len of set.prefixLengths) {
+    if (len > name.length) break;
+    const bucket = set.byPrefix.get(len === 0 ? '' : name.slice(0, len));
+    if (!bucket) continue;
+    const { matchers, rules } = bucket;
+    for (let i = 0; i < matchers.length; i++) if (matchers[i]!(name)) (found ??= []).push(rules[i]!);
+  }
+  const result = found ? Object.freeze(found.sort((a, b) => a.index - b.index)) : NO_RULES;
+  if (set.memo.size < MAX_MEMO_PER_SET && set.memoBudget.left > 0) {
+    set.memoBudget.left--;
+    set.memo.set(name, result);
+  }
+  return result;
+}
+
+function compileRules(kind: Kind, rules: ReadonlyArray<ToolRule | NameRule>, agentPath: string, issues: PolicyIssue[], interner: Interner): RuleSet {
   const compiled: CompiledRule[] = [];
   rules.forEach((rule, index) => {
-    const c = compileRule(kind, rule, index, agentPath, issues);
+    const c = compileRule(kind, rule, index, agentPath, issues, interner);
     if (c) compiled.push(c);
   });
-  return buildRuleSet(compiled);
+  return buildRuleSet(compiled, interner.buckets, interner.memoBudget);
 }
 
-function compileAgent(name: string, agent: AgentConfig, issues: PolicyIssue[]): CompiledAgent {
+function compileAgent(name: string, agent: AgentConfig, issues: PolicyIssue[], interner: Interner): CompiledAgent {
   const agentPath = `agents.${name}`;
   const limits: CompiledLimit[] = [];
   agent.limits.forEach((limit, index) => {
     const path = `${agentPath}.limits[${index}]`;
-    const match = tryGlob(limit.match, `${path}.match`, issues);
+    const match = tryGlob(limit.match, `${path}.match`, issues, interner);
     if (!match) return;
     limits.push(Object.freeze({
       index,
@@ -235,17 +392,17 @@ function compileAgent(name: string, agent: AgentConfig, issues: PolicyIssue[]): 
     name,
     ...(agent.owner !== undefined ? { owner: agent.owner } : {}),
     refs: Object.freeze({ name, ...(agent.owner !== undefined ? { owner: agent.owner } : {}) }),
-    tools: compileRules('tool', agent.rules, agentPath, issues),
-    resources: compileRules('resource', agent.resources, agentPath, issues),
-    prompts: compileRules('prompt', agent.prompts, agentPath, issues),
+    tools: compileRules('tool', agent.rules, agentPath, issues, interner),
+    resources: compileRules('resource', agent.resources, agentPath, issues, interner),
+    prompts: compileRules('prompt', agent.prompts, agentPath, issues, interner),
     limits: Object.freeze(limits),
   });
 }
 
-function compileGlobs(patterns: readonly string[], basePath: string, issues: PolicyIssue[]): GlobMatcher[] {
+function compileGlobs(patterns: readonly string[], basePath: string, issues: PolicyIssue[], interner: Interner): GlobMatcher[] {
   const out: GlobMatcher[] = [];
   patterns.forEach((p, i) => {
-    const m = tryGlob(p, `${basePath}[${i}]`, issues);
+    const m = tryGlob(p, `${basePath}[${i}]`, issues, interner);
     if (m) out.push(m);
   });
   return out;
@@ -267,8 +424,9 @@ export function compilePolicy(config: Config, opts: { version: string }): Compil
  */
 export function compilePolicyLeniently(config: Config, opts: { version: string }): { policy: CompiledPolicy; issues: PolicyIssue[] } {
   const issues: PolicyIssue[] = [];
+  const interner = newInterner();
   const agents = new Map<string, CompiledAgent>();
-  for (const [name, agent] of Object.entries(config.agents)) agents.set(name, compileAgent(name, agent, issues));
+  for (const [name, agent] of Object.entries(config.agents)) agents.set(name, compileAgent(name, agent, issues, interner));
 
   const servers = new Map<string, CompiledServer>();
   for (const [key, server] of Object.entries(config.servers)) {
@@ -278,12 +436,12 @@ export function compilePolicyLeniently(config: Config, opts: { version: string }
       prefix,
       external: server.trust === 'external',
       annotationsTrusted: server.annotations === 'trusted',
-      taintSources: Object.freeze(compileGlobs(server.taintSources ?? [], `servers.${key}.taintSources`, issues)),
+      taintSources: Object.freeze(compileGlobs(server.taintSources ?? [], `servers.${key}.taintSources`, issues, interner)),
     }));
   }
   const taint: CompiledTaint = Object.freeze({
-    ...(config.taint.sinks === 'default' ? {} : { sinks: Object.freeze(compileGlobs(config.taint.sinks, 'taint.sinks', issues)) }),
-    critical: Object.freeze(compileGlobs(config.taint.classes.critical, 'taint.classes.critical', issues)),
+    ...(config.taint.sinks === 'default' ? {} : { sinks: Object.freeze(compileGlobs(config.taint.sinks, 'taint.sinks', issues, interner)) }),
+    critical: Object.freeze(compileGlobs(config.taint.classes.critical, 'taint.classes.critical', issues, interner)),
   });
 
   return { policy: Object.freeze({ version: opts.version, agents, servers, taint }), issues };
@@ -292,15 +450,4 @@ export function compilePolicyLeniently(config: Config, opts: { version: string }
 /** Which list of an agent holds rules of this kind. */
 export function ruleSetOf(agent: CompiledAgent, kind: Kind): RuleSet {
   return kind === 'tool' ? agent.tools : kind === 'resource' ? agent.resources : agent.prompts;
-}
-
-/** Every rule of the set whose pattern matches `name`, in no particular order. */
-export function forEachNameMatch(set: RuleSet, name: string, visit: (rule: CompiledRule) => void): void {
-  const exact = set.literal.get(name);
-  if (exact) for (const rule of exact) visit(rule);
-  for (const len of set.prefixLengths) {
-    if (len > name.length) break;
-    const bucket = set.byPrefix.get(len === 0 ? '' : name.slice(0, len));
-    if (bucket) for (const rule of bucket) if (rule.match(name)) visit(rule);
-  }
 }

@@ -167,26 +167,27 @@ function scalarOperand(v: unknown, path: string): Scalar {
   throw new ConditionError('expected a string, a finite number or a boolean', path);
 }
 
-/** A compiled operand of equals/in: its type, and how to get its value at call time. */
-interface Operand {
-  readonly type: 'string' | 'number' | 'boolean';
-  readonly value: (refs: RefContext) => Scalar | undefined;
-  readonly fixed: boolean;
-}
+/** A compiled operand of equals/in: a constant, or a string template resolved at call time. */
+type Operand =
+  | { readonly type: 'string' | 'number' | 'boolean'; readonly constant: Scalar }
+  | { readonly type: 'string'; readonly template: Template };
 
 function compileOperand(raw: unknown, path: string): Operand {
   const v = scalarOperand(raw, path);
-  if (typeof v !== 'string') return { type: typeof v as 'number' | 'boolean', value: () => v, fixed: true };
+  if (typeof v !== 'string') return { type: typeof v as 'number' | 'boolean', constant: v };
   const t = parseTemplate(v, path);
-  if (isStatic(t)) return { type: 'string', value: () => v, fixed: true };
-  return { type: 'string', value: (refs) => resolveTemplate(t, refs), fixed: false };
+  return isStatic(t) ? { type: 'string', constant: v } : { type: 'string', template: t };
+}
+
+function operandValue(o: Operand, refs: RefContext): Scalar | undefined {
+  return 'constant' in o ? o.constant : resolveTemplate(o.template, refs);
 }
 
 function compileEquals(raw: unknown, path: string): Check {
   const operand = compileOperand(raw, path);
   return (value, refs) => {
     if (typeof value !== operand.type) return undefined;
-    const expected = operand.value(refs);
+    const expected = operandValue(operand, refs);
     return expected === undefined ? undefined : value === expected;
   };
 }
@@ -194,16 +195,18 @@ function compileEquals(raw: unknown, path: string): Check {
 function compileIn(raw: unknown, path: string): Check {
   if (!Array.isArray(raw) || raw.length === 0) throw new ConditionError('expected a non-empty list', path);
   const operands = raw.map((item, i) => compileOperand(item, `${path}[${i}]`));
-  const types = new Set(operands.map((o) => o.type));
-  if (operands.every((o) => o.fixed)) {
-    const set = new Set(operands.map((o) => o.value({ agent: {} })));
-    return (value) => (types.has(typeof value as Operand['type']) ? set.has(value as Scalar) : undefined);
+  const types = new Set<string>(operands.map((o) => o.type));
+  const constants: Scalar[] = [];
+  for (const o of operands) if ('constant' in o) constants.push(o.constant);
+  if (constants.length === operands.length) {
+    const set = new Set<unknown>(constants);
+    return (value) => (types.has(typeof value) ? set.has(value) : undefined);
   }
   return (value, refs) => {
-    if (!types.has(typeof value as Operand['type'])) return undefined;
+    if (!types.has(typeof value)) return undefined;
     let found = false;
     for (const o of operands) {
-      const expected = o.value(refs);
+      const expected = operandValue(o, refs);
       if (expected === undefined) return undefined;
       if (expected === value) found = true;
     }
@@ -373,7 +376,7 @@ function compileGlobCondition(raw: unknown, path: string): Check {
   const t = parseTemplate(raw, path);
   let tokens: GlobToken[];
   try {
-    if (isStatic(t)) compileGlob(raw); // the same validation as name globs
+    compileGlob(withPlaceholders(t, 'x')); // the same validation as name globs
     tokens = parseGlobTemplate(t);
   } catch (e) {
     if (e instanceof GlobError) throw new ConditionError(e.message, path);

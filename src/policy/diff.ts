@@ -3,7 +3,7 @@
  * was removed, what moved between allow/ask/deny, and whose conditions or limits changed.
  */
 import type { Condition, Config, Effect } from '../config/schema.js';
-import { buildRuleSet, compilePolicy, type CompiledAgent, type CompiledLimit, type CompiledPolicy, type Kind } from './compile.js';
+import { buildRuleSet, compilePolicy, stableJson, type CompiledAgent, type CompiledLimit, type CompiledPolicy, type Kind } from './compile.js';
 import { analyzeName, type NameAnalysis, type PolicyCatalog } from './explain.js';
 import { formatDuration } from './limits.js';
 
@@ -85,14 +85,6 @@ function subjects(oldAgent: CompiledAgent, newAgent: CompiledAgent, catalog: Pol
     for (const name of patterns) out.push({ kind, name, trustedReadOnly: kind === 'tool' ? false : undefined });
   }
   return out;
-}
-
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 function combine(dirs: readonly Direction[]): Direction {

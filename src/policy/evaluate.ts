@@ -3,8 +3,8 @@
  * limits. Pure: no parsing, no regex compilation, no clock; it never throws.
  */
 import type { Effect } from '../config/schema.js';
-import type { CompiledAgent, CompiledLimit, CompiledPolicy, CompiledRule, Kind, RuleSet } from './compile.js';
-import { ruleSetOf } from './compile.js';
+import type { CompiledAgent, CompiledLimit, CompiledPolicy, CompiledRule, Kind, RuleRef, RuleSet } from './compile.js';
+import { rulesMatching, ruleSetOf } from './compile.js';
 import { readArgument, type RefContext } from './conditions.js';
 import { createUsageCounter, formatDuration, type UsageCounter, type UsageView } from './limits.js';
 import { lockdownFor, lockdownReason, NO_LOCKDOWN, type ActiveLockdown, type LockdownState } from './lockdown.js';
@@ -25,13 +25,6 @@ export interface PolicyInput {
   readonly tool?: ToolFacts;
   /** JWT claims of the caller, for `${claims.NAME}`. */
   readonly claims?: Readonly<Record<string, unknown>>;
-}
-
-export interface RuleRef {
-  /** e.g. `agents.default.rules[5]`. */
-  readonly path: string;
-  readonly index: number;
-  readonly id?: string;
 }
 
 export interface Decision {
@@ -69,10 +62,6 @@ export interface EvaluateContext {
 }
 
 const RANK: Record<Effect, number> = { allow: 1, ask: 2, deny: 3 };
-
-function ref(rule: CompiledRule): RuleRef {
-  return rule.id !== undefined ? { path: rule.path, index: rule.index, id: rule.id } : { path: rule.path, index: rule.index };
-}
 
 function isTrustedReadOnly(input: PolicyInput): boolean {
   return input.kind === 'tool' && input.tool?.readOnlyHint === true && input.tool.annotationsTrusted === true;
@@ -141,26 +130,19 @@ function consider(scan: Scan, rule: CompiledRule): void {
 }
 
 function scanRules(set: RuleSet, name: string, scan: Scan): void {
-  const exact = set.literal.get(name);
-  if (exact) for (const rule of exact) consider(scan, rule);
-  for (const len of set.prefixLengths) {
-    if (len > name.length) break;
-    const bucket = set.byPrefix.get(len === 0 ? '' : name.slice(0, len));
-    if (bucket) for (const rule of bucket) if (rule.match(name)) consider(scan, rule);
+  for (const rule of rulesMatching(set, name)) {
+    consider(scan, rule);
+    // Rules come by index: the first deny found decides, nothing after it can.
+    if (scan.deny) return;
   }
 }
 
-function generatedReason(rule: CompiledRule): string {
-  const verb = rule.effect === 'allow' ? 'allowed by' : rule.effect === 'ask' ? 'approval required by' : 'denied by';
-  return `${verb} ${rule.path} (${rule.summary})`;
-}
-
 function ruleDecision(rule: CompiledRule, undecidedPath?: string): Decision {
-  const reasons = [rule.reason ?? generatedReason(rule)];
+  const reasons = [rule.reasonText];
   if (undecidedPath) reasons.push(`${undecidedPath} could not be judged for this input; treated as matching (fail closed)`);
   return {
     effect: rule.effect,
-    rule: ref(rule),
+    rule: rule.ref,
     reasons,
     ...(rule.undo ? { undo: rule.undo as Decision['undo'] } : {}),
   };
@@ -170,9 +152,11 @@ function defaultDeny(input: PolicyInput): Decision {
   return { effect: 'deny', reasons: [`no rule allows ${input.name} for agent ${input.agent}`] };
 }
 
-function checkLimits(limits: readonly CompiledLimit[], input: PolicyInput, ctx: EvaluateContext, decision: Decision): Decision {
+/** Rate limits apply to tool calls; resources and prompts are not counted. */
+function checkLimits(agent: CompiledAgent, input: PolicyInput, ctx: EvaluateContext, decision: Decision): Decision {
+  if (input.kind !== 'tool') return decision;
   let keys: string[] | undefined;
-  for (const limit of limits) {
+  for (const limit of agent.limits as readonly CompiledLimit[]) {
     if (!limit.match(input.name)) continue;
     if (ctx.usage && ctx.usage.count(limit.key, ctx.now, limit.windowMs) >= limit.max) {
       const retryAfterMs = ctx.usage.retryAfter(limit.key, ctx.now, limit.windowMs, limit.max);
@@ -208,7 +192,6 @@ export function evaluate(policy: CompiledPolicy, input: PolicyInput, ctx: Evalua
     allow: undefined, ask: undefined, deny: undefined, askUndecided: undefined, askUndecidedPath: undefined, denyUndecidedPath: undefined, failed: undefined,
   };
   scanRules(ruleSetOf(agent, input.kind), input.name, scan);
-  const limited = (d: Decision): Decision => (input.kind === 'tool' ? checkLimits(agent.limits, input, ctx, d) : d);
 
   if (scan.deny) {
     // deny: a matching deny rule beats everything, including errors elsewhere.
@@ -216,16 +199,16 @@ export function evaluate(policy: CompiledPolicy, input: PolicyInput, ctx: Evalua
   } else if (scan.failed) {
     // error: a rule's conditions threw; fail closed.
     const { rule, path, message } = scan.failed;
-    return { effect: 'deny', rule: ref(rule), reasons: [`could not evaluate ${path}; denied to fail closed`, message] };
+    return { effect: 'deny', rule: rule.ref, reasons: [`could not evaluate ${path}; denied to fail closed`, message] };
   } else if (scan.ask) {
     // ask: a matching ask rule beats any allow rule.
-    return limited(ruleDecision(scan.ask));
+    return checkLimits(agent, input, ctx, ruleDecision(scan.ask));
   } else if (scan.allow && scan.askUndecided) {
     // ask, undecided: an ask rule that could not be judged tightens the allow rather than let it through.
-    return limited(ruleDecision(scan.askUndecided, scan.askUndecidedPath));
+    return checkLimits(agent, input, ctx, ruleDecision(scan.askUndecided, scan.askUndecidedPath));
   } else if (scan.allow) {
     // allow: only when nothing stricter matched.
-    return limited(ruleDecision(scan.allow));
+    return checkLimits(agent, input, ctx, ruleDecision(scan.allow));
   } else {
     // default deny: nothing allows it (an undecided ask rule never grants).
     return defaultDeny(input);
@@ -243,21 +226,12 @@ export function isListed(policy: CompiledPolicy, input: Omit<PolicyInput, 'args'
   const agent = policy.agents.get(input.agent);
   if (!agent) return false;
   let granted = false;
-  let denied = false;
-  const visit = (rule: CompiledRule): void => {
-    if (rule.readOnly && !trustedReadOnly) return;
-    if (rule.effect === 'deny') denied ||= rule.where.length === 0;
-    else granted = true;
-  };
-  const set = ruleSetOf(agent, input.kind);
-  const exact = set.literal.get(input.name);
-  if (exact) for (const rule of exact) visit(rule);
-  for (const len of set.prefixLengths) {
-    if (len > input.name.length) break;
-    const bucket = set.byPrefix.get(len === 0 ? '' : input.name.slice(0, len));
-    if (bucket) for (const rule of bucket) if (rule.match(input.name)) visit(rule);
+  for (const rule of rulesMatching(ruleSetOf(agent, input.kind), input.name)) {
+    if (rule.readOnly && !trustedReadOnly) continue;
+    if (rule.effect !== 'deny') granted = true;
+    else if (rule.where.length === 0) return false;
   }
-  return granted && !denied;
+  return granted;
 }
 
 /**

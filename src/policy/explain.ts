@@ -3,10 +3,9 @@
  * the agent can at best get, by which rule, under which conditions, with limits and taint class.
  */
 import type { Effect } from '../config/schema.js';
-import type { CompiledAgent, CompiledPolicy, CompiledRule, Kind } from './compile.js';
+import type { CompiledAgent, CompiledPolicy, CompiledRule, Kind, RuleRef } from './compile.js';
 import { ruleSetOf } from './compile.js';
 import { formatDuration } from './limits.js';
-import type { RuleRef } from './evaluate.js';
 
 export interface CatalogTool {
   readonly name: string;
@@ -46,10 +45,6 @@ export interface NameAnalysis {
 }
 
 const PERMISSIVENESS: Record<Effect, number> = { allow: 2, ask: 1, deny: 0 };
-
-function ruleRef(rule: CompiledRule): RuleRef {
-  return rule.id !== undefined ? { path: rule.path, index: rule.index, id: rule.id } : { path: rule.path, index: rule.index };
-}
 
 /**
  * Analyses one name. `trustedReadOnly` undefined means unknown (a pattern, not a real tool):
@@ -112,7 +107,7 @@ function row(policy: CompiledPolicy, agent: CompiledAgent, kind: Kind, name: str
     kind,
     name,
     effect: a.effect,
-    ...(a.rule ? { rule: ruleRef(a.rule) } : {}),
+    ...(a.rule ? { rule: a.rule.ref } : {}),
     conditions: [...a.constraints, ...a.stricter.map((s) => `${s.text} (${s.rule.path})`)],
     ...(limit ? { limit } : {}),
     ...(taintClass ? { taintClass } : {}),

@@ -10,9 +10,9 @@
  *   if (d.limitKeys) state.usage.record(d.limitKeys, now);
  *   list paths: isListed(policy, { agent, kind, name, tool }, { lockdown }) with the same facts as the call path.
  */
-export type { CompiledAgent, CompiledCondition, CompiledLimit, CompiledPolicy, CompiledRule, Kind, PolicyIssue, RuleSet } from './compile.js';
+export type { CompiledAgent, CompiledCondition, CompiledLimit, CompiledPolicy, CompiledRule, Kind, PolicyIssue, RuleRef, RuleSet } from './compile.js';
 export { compilePolicy, PolicyCompileError } from './compile.js';
-export type { Decision, EvaluateContext, PolicyInput, RuleRef, RuntimeState, ToolFacts } from './evaluate.js';
+export type { Decision, EvaluateContext, PolicyInput, RuntimeState, ToolFacts } from './evaluate.js';
 export { createRuntimeState, evaluate, formatDenial, isListed, isTemplateListed } from './evaluate.js';
 export type { UsageCounter, UsageView } from './limits.js';
 export { createUsageCounter, formatDuration, limitKey } from './limits.js';

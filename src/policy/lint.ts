@@ -7,6 +7,7 @@ import {
   compilePolicyLeniently,
   literalPrefix,
   ruleSetOf,
+  stableJson,
   type CompiledAgent,
   type CompiledPolicy,
   type CompiledRule,
@@ -43,14 +44,6 @@ function isTrustedReadOnly(t: CatalogTool): boolean {
 
 function isSink(policy: CompiledPolicy, t: CatalogTool): boolean {
   return policy.taint.sinks ? policy.taint.sinks.some((m) => m(t.name)) : !isTrustedReadOnly(t);
-}
-
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 function whereJson(rule: CompiledRule): string {

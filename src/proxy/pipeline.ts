@@ -24,7 +24,8 @@ import type { ProtocolError } from '@modelcontextprotocol/client';
 import { GatewayError, asGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { evaluate, formatDenial, isListed, isTemplateListed, type CompiledPolicy, type Decision, type PolicyInput, type ToolFacts, type LockdownState, type UsageCounter } from '../policy/index.js';
-import type { AuditLog } from '../audit/log.js';
+import { argsDigest, type AuditLog } from '../audit/log.js';
+import { Continuations, ParkedCall } from './continuations.js';
 import type { Session } from './session.js';
 import type { ToolRoute, UpstreamRegistry } from './upstream/registry.js';
 import { errorText, type ClientRequestMethod, type Upstream } from './upstream/connection.js';
@@ -35,7 +36,7 @@ export interface Caller {
   /** Aborted when the client cancels the request. */
   signal: AbortSignal;
   /** Forwards a progress notification to the client, when it asked for progress. */
-  progress?: (progress: { progress: number; total?: number; message?: string }) => void;
+  progress?: (progress: { progress: number; total?: number; message?: string }) => Promise<void>;
   /** Sends a notification related to this request (log messages the upstream emits during it). */
   notify?: (method: string, params: Record<string, unknown>) => void;
   /** Asks the client behind this request something (sampling, elicitation, roots). */
@@ -64,7 +65,17 @@ export interface PolicyRuntime {
   usage: UsageCounter;
 }
 
-type InFlight = { caller: Caller; upstream: Upstream; startedAt: number };
+type InFlight = {
+  caller: Caller;
+  upstream: Upstream;
+  startedAt: number;
+  parked?: ParkedCall<unknown>;
+  /** The last progress notification sent to the client, and when. */
+  lastProgress?: { sent: Promise<void>; at: number };
+};
+
+/** How long a result waits behind a progress notification sent just before it (see drive). */
+const PROGRESS_GAP_MS = 5;
 
 export class Pipeline {
   private readonly registry: UpstreamRegistry;
@@ -74,9 +85,11 @@ export class Pipeline {
   private readonly now: () => number;
   /** Calls waiting on an upstream, newest last: server→client requests are routed to them. */
   private readonly inFlight = new Set<InFlight>();
+  private readonly continuations: Continuations;
   runtime: PolicyRuntime;
 
   constructor(runtime: PolicyRuntime, opts: PipelineOptions) {
+    this.continuations = new Continuations(opts.callTimeoutMs);
     this.runtime = runtime;
     this.registry = opts.registry;
     this.log = opts.log;
@@ -129,15 +142,16 @@ export class Pipeline {
     const auditBase = { callId, agent: session.agent, session: session.id, tool: name, args: args ?? {} };
     this.audit.record({ event: 'call.decided', ...auditBase, decision: decision.effect, rule: decision.rule?.path, reasons: decision.reasons });
 
+    if (!route) {
+      // Unknown (or its upstream is down): a JSON-RPC error, distinct from a denial, and still audited.
+      const error = this.unknownOrUnavailable(name);
+      this.audit.record({ event: 'call.completed', ...auditBase, decision: decision.effect, outcome: error.code, durationMs: this.now() - startedAt });
+      throw error;
+    }
     if (decision.effect !== 'allow') {
       const text = decision.effect === 'ask' ? `${formatDenial({ ...decision, effect: 'deny' })} This call requires approval; no approval channel is configured.` : formatDenial(decision);
       this.audit.record({ event: 'call.completed', ...auditBase, decision: 'deny', outcome: 'denied', durationMs: this.now() - startedAt });
       return { content: [{ type: 'text', text }], isError: true };
-    }
-    if (!route) {
-      // Allowed by a pattern, but no upstream offers it (or it is down).
-      this.audit.record({ event: 'call.completed', ...auditBase, decision: 'allow', outcome: 'unknown-tool', durationMs: this.now() - startedAt });
-      throw this.unknownOrUnavailable(name);
     }
     if (decision.limitKeys?.length) this.runtime.usage.record(decision.limitKeys, this.now());
 
@@ -155,6 +169,14 @@ export class Pipeline {
   }
 
   private async forwardCall(caller: Caller, upstream: Upstream, route: ToolRoute, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined): Promise<CallToolResult | InputRequiredResult> {
+    // A retry must come from the same session, for the same tool and arguments.
+    const binding = `${caller.session.id}\n${route.exposed}\n${argsDigest(args ?? {})}`;
+    if (Continuations.isToken(caller.requestState)) {
+      const parked = this.continuations.resume(caller.requestState, binding);
+      if (!parked) throw new GatewayError('INVALID_PARAMS', 'unknown or expired requestState for this call: call the tool again without it');
+      parked.answer(caller.inputResponses);
+      return this.drive(caller, upstream, parked as ParkedCall<unknown>, binding);
+    }
     const client = upstream.requireClient();
     const params: Record<string, unknown> = { name: route.tool.name, ...(args ? { arguments: args } : {}) };
     let forwardedMeta = stripProgressToken(meta);
@@ -164,22 +186,50 @@ export class Pipeline {
     if (forwardedMeta) params._meta = forwardedMeta;
     if (caller.inputResponses) params.inputResponses = caller.inputResponses;
     if (caller.requestState !== undefined) params.requestState = caller.requestState;
-    const entry: InFlight = { caller, upstream, startedAt: this.now() };
+    // Our own progress token, routed in wire order; progress goes to whichever request of the
+    // client is current (a parked call may be resumed by a later one).
+    const progressToken = `pc-${randomUUID()}`;
+    params._meta = { ...(params._meta as Record<string, unknown> | undefined), progressToken };
+    const stopProgress = upstream.onProgress(progressToken, (p) => {
+      const sent = entry.caller.progress?.(p);
+      if (sent) entry.lastProgress = { sent, at: this.now() };
+    });
+    const parked = new ParkedCall<unknown>((signal) =>
+      client
+        .request({ method: 'tools/call', params } as never, { signal, timeout: this.opts.callTimeoutMs, allowInputRequired: true })
+        .finally(stopProgress),
+    );
+    const entry: InFlight = { caller, upstream, startedAt: this.now(), parked };
+    return this.drive(caller, upstream, parked, binding, entry);
+  }
+
+  /** Runs a call until it has a result, or parks it when its upstream asks a 2026-era client something. */
+  private async drive(caller: Caller, upstream: Upstream, parked: ParkedCall<unknown>, binding: string, fresh?: InFlight): Promise<CallToolResult | InputRequiredResult> {
+    const entry = fresh ?? [...this.inFlight].find((f) => f.parked === parked) ?? { caller, upstream, startedAt: this.now(), parked };
+    entry.caller = caller;
     this.inFlight.add(entry);
+    const onAbort = () => parked.abort('cancelled by the client');
+    caller.signal.addEventListener('abort', onAbort, { once: true });
+    let suspended = false;
     try {
-      const raw = (await client.request({ method: 'tools/call', params } as never, {
-        signal: caller.signal,
-        timeout: this.opts.callTimeoutMs,
-        resetTimeoutOnProgress: true,
-        allowInputRequired: true,
-        ...(caller.progress ? { onprogress: caller.progress } : {}),
-      })) as unknown as CallToolResult | InputRequiredResult;
+      const step = await parked.next();
+      if (!step.done) {
+        suspended = true;
+        return this.continuations.park(parked, binding, step.questions);
+      }
+      const raw = step.value as CallToolResult | InputRequiredResult;
       if (isInputRequired(raw)) return relayInputRequired(raw);
-      // Notifications sent just before the result are dispatched a turn after it: let them out first.
-      if (caller.progress || caller.notify) await new Promise((resolve) => setImmediate(resolve));
+      // SDK clients handle a response at once but a notification a turn later, and drop progress
+      // for a finished request: let the last progress reach the client before the result.
+      if (entry.lastProgress) {
+        await entry.lastProgress.sent;
+        const since = this.now() - entry.lastProgress.at;
+        if (since < PROGRESS_GAP_MS) await new Promise((resolve) => setTimeout(resolve, PROGRESS_GAP_MS - since));
+      }
       return this.finishResult(raw);
     } finally {
-      this.inFlight.delete(entry);
+      caller.signal.removeEventListener('abort', onAbort);
+      if (!suspended) this.inFlight.delete(entry);
     }
   }
 
@@ -210,12 +260,12 @@ export class Pipeline {
 
   /** Routes a request an upstream makes of the client to the client whose call caused it. */
   async routeClientRequest(upstream: Upstream, method: ClientRequestMethod, params: Record<string, unknown>, signal: AbortSignal): Promise<Record<string, unknown>> {
-    const target = this.inFlightTo(upstream).find((f) => f.caller.ask && supports(f.caller.session, method));
-    if (!target?.caller.ask) {
-      if (method === 'roots/list') return { roots: [] };
-      throw new GatewayError('METHOD_NOT_FOUND', `no client can answer ${method} for upstream ${upstream.name}`);
-    }
-    return target.caller.ask(method, params, signal);
+    const target = this.inFlightTo(upstream).find((f) => supports(f.caller.session, method) && (f.caller.ask || f.parked));
+    if (target?.caller.ask) return target.caller.ask(method, params, signal);
+    // A 2026-era client is asked by ending its request with input_required (see continuations.ts).
+    if (target?.parked) return target.parked.ask(method, params);
+    if (method === 'roots/list') return { roots: [] };
+    throw new GatewayError('METHOD_NOT_FOUND', `no client can answer ${method} for upstream ${upstream.name}`);
   }
 
   // ---- resources ---------------------------------------------------------------------------
@@ -337,6 +387,11 @@ export class Pipeline {
         .map((u) => u.requireClient().setLoggingLevel(level).catch((error: unknown) => this.log.debug({ err: errorText(error), upstream: u.name }, 'setLevel failed'))),
     );
     return {};
+  }
+
+  /** Ends parked calls; the pipeline serves nothing after this. */
+  close(): void {
+    this.continuations.close();
   }
 
   // ---- errors ------------------------------------------------------------------------------

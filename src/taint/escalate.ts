@@ -125,8 +125,8 @@ export function describeProvenanceHit(hit: ProvenanceHit): string {
  * - otherwise nothing changes for a tool that is not a sink;
  * - suspicious session: at least onSuspicious;
  * - critical sink in a tainted session: at least onCriticalTainted;
- * - any sink in a tainted session: at least onTaintedSink;
- * - provenance hits: at least ask.
+ * - provenance hits: at least ask;
+ * - any sink in a tainted session: at least onTaintedSink.
  * `escalatedBy` names the condition that set the final effect, when it is stricter than the
  * decision's (on a tie, the first in the order above).
  */

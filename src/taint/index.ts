@@ -14,7 +14,7 @@ export type { InjectionMarker, InjectionMarkerKind, MarkerOptions } from './mark
 export { createRedactor, redactSecrets, REDACTED, MIN_SECRET_LENGTH } from './redact.js';
 export type { Redactor } from './redact.js';
 
-export { labelResult, labelReadResource, labelPrompt, sanitizeToolDefinition, TAINT_META_KEY } from './label.js';
+export { labelResult, labelReadResource, labelPrompt, sanitizeToolDefinition, removeTaintLabel, TAINT_META_KEY } from './label.js';
 export type { TaintLabel, TaintLevel, LabelContext, LabelOutcome, SanitizedTool } from './label.js';
 
 export { extractEntities, canonicalUrl, canonicalPath, isValidIban } from './entities.js';

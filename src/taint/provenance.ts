@@ -28,6 +28,7 @@
 import { LRUCache } from 'lru-cache';
 import { scanEntities } from './entities.js';
 import type { EntityKind } from './entities.js';
+import { WindowTable } from './window-table.js';
 
 export interface ProvenanceOrigin {
   /** Exposed tool name or resource URI. */
@@ -91,9 +92,9 @@ interface Chunk {
 }
 
 const CHUNK_WINDOWS = 4_096;
+const MAX_POSITION = 2 ** 31 - 1;
 const MAX_STRINGS_DEPTH = 64;
 const MAX_HIT_VALUE = 80;
-const NON_WORD = /[^\p{L}\p{M}\p{N}]+/gu;
 const LETTER = /\p{L}/gu;
 const UNSPACED_SCRIPT = /[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Thai}\p{scx=Lao}\p{scx=Khmer}\p{scx=Myanmar}\p{scx=Tibetan}]/gu;
 
@@ -110,9 +111,38 @@ const STOP_WORDS: ReadonlySet<string> = new Set(
     'attached attachment find below above hope doing everything anything something nothing there here soon later day days').split(' '),
 );
 
+/** Word-character class per UTF-16 unit: 0 not yet known, 1 letter/mark/digit, 2 other. Filled lazily. */
+const WORD_CLASS = new Uint8Array(65_536);
+const WORD_CHAR = /^[\p{L}\p{M}\p{N}]$/u;
+const UTF16 = new TextDecoder('utf-16le');
+
+function isWordUnit(c: number): boolean {
+  let v = WORD_CLASS[c]!;
+  if (v === 0) {
+    // Surrogates: astral characters are kept whole (most are letters, symbols are rare in prose).
+    v = (c >= 0xd800 && c <= 0xdfff) || WORD_CHAR.test(String.fromCharCode(c)) ? 1 : 2;
+    WORD_CLASS[c] = v;
+  }
+  return v === 1;
+}
+
 /** Normalises text for window matching: NFKC, lowercase, non-word runs collapsed to one space. */
 export function normalizeForWindows(text: string): string {
-  return text.normalize('NFKC').toLowerCase().replace(NON_WORD, ' ').trim();
+  const s = text.normalize('NFKC').toLowerCase();
+  const out = new Uint16Array(s.length);
+  let o = 0;
+  let space = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (isWordUnit(c)) {
+      if (space && o > 0) out[o++] = 0x20;
+      space = false;
+      out[o++] = c;
+    } else {
+      space = true;
+    }
+  }
+  return UTF16.decode(out.subarray(0, o));
 }
 
 function* stringsIn(value: unknown, depth = 0): Generator<string> {
@@ -158,8 +188,11 @@ function countMatches(re: RegExp, text: string): number {
   return n;
 }
 
-/** Whether a copied run of `normalized[start, end)` is evidence rather than coincidence. */
-function isInformative(normalized: string, start: number, end: number): boolean {
+/**
+ * Whether a copied run of `normalized[start, end)` is evidence rather than coincidence.
+ * Tokens for which `covered` holds (parts of entities already reported) do not count.
+ */
+function isInformative(normalized: string, start: number, end: number, covered: (token: string) => boolean): boolean {
   const span = normalized.slice(start, end);
   if (countMatches(UNSPACED_SCRIPT, span) >= 4) return true;
   const tokens = span.split(' ');
@@ -167,7 +200,7 @@ function isInformative(normalized: string, start: number, end: number): boolean 
     const token = tokens[i]!;
     const whole = (i > 0 || start === 0 || normalized[start - 1] === ' ') && (i < tokens.length - 1 || end === normalized.length || normalized[end] === ' ');
     const letters = countMatches(LETTER, token);
-    if (letters >= (whole ? 4 : 8) && !STOP_WORDS.has(token)) return true;
+    if (letters >= (whole ? 4 : 8) && !STOP_WORDS.has(token) && !covered(token)) return true;
   }
   return false;
 }
@@ -190,12 +223,16 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
   const entities = new LRUCache<string, EntityEntry>({ maxSize: Math.max(1, options.maxEntries), sizeCalculation: () => 1 });
   const trustedEntities = new LRUCache<string, true>({ maxSize: Math.max(1, options.maxEntries), sizeCalculation: () => 1 });
 
-  const windows = new Map<number, number>(); // hash key → virtual position of the latest such window
-  const chunks: Chunk[] = [];
+  let windows = new WindowTable(); // hash key → virtual position of the latest such window
+  let chunks: Chunk[] = [];
   let nextPosition = 0;
   let indexedWindows = 0;
   let chunkChars = 0;
-  const trustedWindows = new Set<number>();
+  // Trusted windows: hash key → sequence number of the chunk of keys that added it last.
+  const trustedWindows = new WindowTable();
+  const trustedChunks: Array<{ seq: number; keys: Int32Array; length: number }> = [];
+  let trustedSeq = 0;
+  let trustedCount = 0;
 
   /** Calls `visit(key, position)` for every window of `text`; keys are the hash's top 30 bits. */
   const eachWindow = (text: string, visit: (key: number, position: number) => void): void => {
@@ -215,7 +252,7 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
     const end = oldest.base + oldest.windows;
     eachWindow(oldest.text, (key, p) => {
       const at = windows.get(key);
-      if (at !== undefined && at >= oldest.base && at < end && p < oldest.windows) windows.delete(key);
+      if (at >= oldest.base && at < end && p < oldest.windows) windows.delete(key);
     });
     indexedWindows -= oldest.windows;
     chunkChars -= oldest.text.length;
@@ -223,6 +260,15 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
 
   const addWindows = (normalized: string, origin: ProvenanceOrigin): void => {
     const total = normalized.length - windowChars + 1;
+    if (total <= 0) return;
+    if (nextPosition + total >= MAX_POSITION) {
+      // Positions are int32: after ~2^31 indexed windows, start over rather than wrap.
+      windows = new WindowTable();
+      chunks = [];
+      nextPosition = 0;
+      indexedWindows = 0;
+      chunkChars = 0;
+    }
     for (let first = 0; first < total; first += chunkWindows) {
       const count = Math.min(chunkWindows, total - first);
       const chunk: Chunk = { base: nextPosition, text: normalized.slice(first, first + count + windowChars - 1), windows: count, origin };
@@ -255,7 +301,7 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
     return true;
   };
 
-  const matchText = (text: string, minCopied: number): { value: string; copied: number; origin: ProvenanceOrigin } | undefined => {
+  const matchText = (text: string, minCopied: number, covered: (token: string) => boolean): { value: string; copied: number; origin: ProvenanceOrigin } | undefined => {
     const normalized = normalizeForWindows(text);
     if (normalized.length < minCopied || windows.size === 0) return undefined;
     let best: { value: string; copied: number; origin: ProvenanceOrigin } | undefined;
@@ -265,10 +311,12 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
     let lastOffset = -1;
     const closeRun = (endWindow: number): void => {
       if (runStart < 0 || !runOrigin) return;
-      const end = endWindow + windowChars;
-      const copied = end - runStart;
-      if (copied >= minCopied && (!best || copied > best.copied) && isInformative(normalized, runStart, end)) {
-        best = { value: capValue(normalized.slice(runStart, end)), copied, origin: runOrigin };
+      // A separator at either end is not a copied character.
+      const start = normalized[runStart] === ' ' ? runStart + 1 : runStart;
+      const end = normalized[endWindow + windowChars - 1] === ' ' ? endWindow + windowChars - 1 : endWindow + windowChars;
+      const copied = end - start;
+      if (copied >= minCopied && (!best || copied > best.copied) && isInformative(normalized, start, end, covered)) {
+        best = { value: capValue(normalized.slice(start, end)), copied, origin: runOrigin };
       }
       runStart = -1;
       runOrigin = undefined;
@@ -282,10 +330,10 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
         offset = lastOffset + 1;
       } else {
         const at = windows.get(key);
-        const chunk = at === undefined ? undefined : chunkAt(at);
-        if (chunk && sameWindow(normalized, p, chunk, at! - chunk.base)) {
+        const chunk = at < 0 ? undefined : chunkAt(at);
+        if (chunk && sameWindow(normalized, p, chunk, at - chunk.base)) {
           confirmed = chunk;
-          offset = at! - chunk.base;
+          offset = at - chunk.base;
         }
       }
       lastChunk = confirmed;
@@ -322,9 +370,18 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
         trustedEntities.set(e.key, true);
       });
       eachWindow(normalizeForWindows(text), (key) => {
-        if (trustedWindows.has(key)) return;
-        trustedWindows.add(key);
-        if (trustedWindows.size > maxWindows) trustedWindows.delete(trustedWindows.values().next().value!);
+        let chunk = trustedChunks[trustedChunks.length - 1];
+        if (!chunk || chunk.length === chunk.keys.length) {
+          chunk = { seq: ++trustedSeq, keys: new Int32Array(chunkWindows), length: 0 };
+          trustedChunks.push(chunk);
+        }
+        chunk.keys[chunk.length++] = key;
+        trustedWindows.set(key, chunk.seq);
+        if (++trustedCount > maxWindows) {
+          const oldest = trustedChunks.shift()!;
+          for (let i = 0; i < oldest.length; i++) if (trustedWindows.get(oldest.keys[i]!) === oldest.seq) trustedWindows.delete(oldest.keys[i]!);
+          trustedCount -= oldest.length;
+        }
       });
     },
 
@@ -335,7 +392,9 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
       for (const [argPath, text] of argumentStrings(args)) {
         const urlHits = new Set<string>();
         const found: ProvenanceHit[] = [];
+        const entityTokens = new Set<string>(['http', 'https', 'www', 'mailto']);
         scanEntities(text, (e) => {
+          for (const token of normalizeForWindows(e.value).split(' ')) entityTokens.add(token);
           const entry = entities.get(e.key);
           if (!entry || trustedEntities.has(e.key)) return;
           const dedupe = `${argPath}\u0000${entry.kind}\u0000${entry.value}`;
@@ -347,7 +406,12 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
         // A URL hit already names the host: do not report the host a second time.
         const hostsOfUrls = new Set([...urlHits].map((key) => `host:${key.replace(/^url:[a-z]*\/\//, '').split(/[/:?]/)[0]}`));
         for (const hit of found) if (!(hit.kind === 'host' && hostsOfUrls.has(`host:${hit.value}`))) hits.push(hit);
-        const copied = matchText(text, minCopied);
+        // Copied text that is only an entity's spelling was reported (or excused) as that entity.
+        const covered = (token: string): boolean => {
+          for (const t of entityTokens) if (t.includes(token)) return true;
+          return false;
+        };
+        const copied = matchText(text, minCopied, covered);
         if (copied) hits.push({ argPath, kind: 'text', value: copied.value, origin: copied.origin, copiedChars: copied.copied });
       }
       return hits;
@@ -357,7 +421,8 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
       let entityBytes = 0;
       for (const [key, entry] of entities.entries()) entityBytes += 96 + 2 * (key.length + entry.value.length);
       for (const key of trustedEntities.keys()) entityBytes += 64 + 2 * key.length;
-      return 512 + entityBytes + 2 * chunkChars + 64 * chunks.length + 24 * windows.size + 16 * trustedWindows.size;
+      const trustedKeys = trustedChunks.reduce((n, c) => n + c.keys.byteLength, 0);
+      return 512 + entityBytes + 2 * chunkChars + 64 * chunks.length + windows.byteSize() + trustedWindows.byteSize() + trustedKeys;
     },
   };
 }

@@ -3,6 +3,7 @@
  * HTTP requests, unknown sessions, and shutdown reaping every child process.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { descendantsOf } from '../../src/proxy/upstream/process-tree.js';
@@ -84,13 +85,13 @@ describe('hostile HTTP requests', () => {
   it('answers malformed JSON with a JSON-RPC parse error', async () => {
     const res = await post('{"jsonrpc": "2.0", "method": ');
     expect(res.status).toBe(400);
-    expect((await res.json()).error.code).toBe(-32700);
+    expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32700);
   });
 
   it('answers a body over the size cap with 413 and a JSON-RPC error', async () => {
     const res = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { pad: 'x'.repeat(100_000) } }));
     expect(res.status).toBe(413);
-    expect((await res.json()).error.message).toMatch(/larger than/);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/larger than/);
   });
 
   it('answers a request without a session id with 400 and an unknown session id with 404', async () => {
@@ -101,8 +102,19 @@ describe('hostile HTTP requests', () => {
   });
 
   it('rejects a Host header that is not the loopback listener (DNS rebinding)', async () => {
-    const res = await fetch(gw.url.replace('/mcp', '/healthz'), { headers: { host: 'evil.example:8787' } });
-    expect(res.status).toBe(403);
+    // fetch() may not set Host, so this goes through node:http.
+    const url = new URL(gw.url);
+    const status = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request({ host: url.hostname, port: url.port, path: '/healthz', headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    expect(await status('evil.example:8787')).toBe(403);
+    expect(await status(`127.0.0.1:${url.port}`)).toBe(200);
   });
 
   it('still serves after all of the above', async () => {

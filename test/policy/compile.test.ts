@@ -1,5 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigSchema, type Config } from '../../src/config/schema.js';
+import { compileNameGlob } from '../../src/policy/compile.js';
+import { compileGlob } from '../../src/policy/glob.js';
 import { compilePolicy, PolicyCompileError } from '../../src/policy/index.js';
 
 function configOf(agents: Record<string, unknown>, extra: Record<string, unknown> = {}): Config {
@@ -27,8 +30,8 @@ describe('compilePolicy', () => {
     const policy = compilePolicy(configOf({ default: { rules: [{ allow: 'docs__search' }, { allow: 'docs__*' }, { deny: '*__delete_*' }, { ask: 'docs__search' }] } }), { version: 't' });
     const tools = policy.agents.get('default')!.tools;
     expect(tools.literal.get('docs__search')!.map((r) => r.index)).toEqual([0, 3]);
-    expect(tools.byPrefix.get('docs__')!.map((r) => r.index)).toEqual([1]);
-    expect(tools.byPrefix.get('')!.map((r) => r.index)).toEqual([2]);
+    expect(tools.byPrefix.get('docs__')!.rules.map((r) => r.index)).toEqual([1]);
+    expect(tools.byPrefix.get('')!.rules.map((r) => r.index)).toEqual([2]);
     expect(tools.prefixLengths).toEqual([0, 6]);
   });
 
@@ -80,5 +83,25 @@ describe('compilePolicy', () => {
     })();
     expect(err?.message).toContain('agents.default.rules[0].allow');
     expect(err?.message).toContain('agents.default.rules[1].deny');
+  });
+});
+
+describe('compileNameGlob', () => {
+  const shapes = [
+    ['docs__*', 'docs__read', true], ['docs__*', 'docs__a/b', false], ['docs__**', 'docs__a/b', true],
+    ['*__read', 'docs__read', true], ['*__read', 'a/docs__read', false], ['**__read', 'a/docs__read', true],
+    ['*__delete_*', 'docs__delete_page', true], ['*__delete_*', 'a/x__delete_y', false], ['*/__delete_*', 'a/__delete_y', true],
+    ['docs__*_page', 'docs__read_page', true], ['docs__*_page', 'docs__a/b_page', false], ['docs__**_page', 'docs__a/b_page', true],
+    ['ab*ba', 'aba', false], ['ab**ba', 'aba', false], ['ab*ba', 'abba', true],
+  ] as const;
+  it.each(shapes)('matches %s against %s as %s, like compileGlob', (pattern, name, expected) => {
+    expect(compileNameGlob(pattern)(name)).toBe(expected);
+    expect(compileGlob(pattern)(name)).toBe(expected);
+  });
+
+  it('agrees with compileGlob on random patterns and names', () => {
+    const pattern = fc.stringMatching(/^[ab_/*?]{0,8}$/);
+    const name = fc.stringMatching(/^[ab_/]{0,10}$/);
+    fc.assert(fc.property(pattern, name, (p, n) => compileNameGlob(p)(n) === compileGlob(p)(n)), { numRuns: 20_000 });
   });
 });

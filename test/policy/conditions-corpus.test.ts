@@ -21,7 +21,7 @@ const refs = { agent: {} };
 
 function label(e: CorpusEntry): string {
   const shown = e.value.length > 80 ? `${JSON.stringify(e.value.slice(0, 60))}… (${e.value.length} chars)` : JSON.stringify(e.value);
-  return `${e.expect}s ${shown} for ${JSON.stringify(e.condition)}: ${e.why}`;
+  return `${e.expect === 'deny' ? 'denies' : 'allows'} ${shown} for ${JSON.stringify(e.condition)}: ${e.why}`;
 }
 
 describe('scoping corpus', () => {

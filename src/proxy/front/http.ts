@@ -89,11 +89,10 @@ export function createMcpHttpFront(deps: FrontDeps & { hub: FrontHub; log: Logge
 
   async function openLegacySession(identity: HttpIdentity, request: Request, body: unknown): Promise<Response> {
     if (legacy.size >= deps.maxSessions) return jsonRpcError(503, -32000, 'too many open sessions; close one or try later');
-    let server: Server | undefined;
-    const transport = new WebStandardStreamableHTTPServerTransport({
+    const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
-        legacy.set(id, { transport, server: server!, agent: identity.agent });
+        legacy.set(id, { transport, server, agent: identity.agent });
       },
       onsessionclosed: (id) => {
         legacy.delete(id);
@@ -107,7 +106,7 @@ export function createMcpHttpFront(deps: FrontDeps & { hub: FrontHub; log: Logge
         hub.sessions.close(`l:${id}`);
       }
     };
-    server = createFrontServer(deps, (ctx, srv) => {
+    const server: Server = createFrontServer(deps, (ctx, srv) => {
       const id = ctx.sessionId ?? transport.sessionId ?? 'unknown';
       return hub.sessions.open(`l:${id}`, () => hub.newSession({ agent: identity.agent, claims: identity.claims, transport: 'http', era: 'legacy', server: srv }));
     });

@@ -61,9 +61,7 @@ export function createFrontServer(deps: FrontDeps, resolveSession: SessionResolv
     if (typeof level === 'string') caller.logLevel = level;
     const token = params?._meta?.progressToken ?? ctx.mcpReq._meta?.progressToken;
     if (token !== undefined) {
-      caller.progress = (p) => {
-        void ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, ...p } }).catch(() => undefined);
-      };
+      caller.progress = (p) => ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, ...p } }).catch(() => undefined);
     }
     caller.notify = (method, notifyParams) => {
       void ctx.mcpReq.notify({ method, params: notifyParams } as never).catch(() => undefined);

@@ -26,6 +26,8 @@ import { killTree } from './process-tree.js';
 
 export type UpstreamState = 'starting' | 'up' | 'down' | 'closed';
 
+export type ProgressParams = { progress: number; total?: number; message?: string };
+
 export interface Catalog {
   tools: Tool[];
   resources: Resource[];
@@ -72,6 +74,8 @@ export class Upstream {
   private backoffMs = 500;
   private connecting: Promise<void> | undefined;
   private listening: McpSubscription | undefined;
+  /** Progress listeners by the progress token the gateway put on its request. */
+  private readonly progressRoutes = new Map<string, (progress: ProgressParams) => void>();
   /** Resource URIs clients subscribed to, with how many subscribers each. */
   private readonly watched = new Map<string, number>();
   private readonly log: Logger;
@@ -176,6 +180,7 @@ export class Upstream {
     this.transport = transport;
     try {
       await client.connect(transport, { timeout: cfg.startTimeout });
+      this.routeProgressInWireOrder(transport);
       this.knownCapabilities = client.getServerCapabilities() ?? {};
       this.catalog = await this.fetchCatalog(client);
       if (client.getProtocolEra() === 'modern') await this.listenForChanges(client);
@@ -187,6 +192,34 @@ export class Upstream {
     } catch (error) {
       if (this.client === client) this.markDown(`cannot connect: ${errorText(error)}`);
     }
+  }
+
+  /**
+   * Progress for the gateway's own tokens is taken off the wire as it arrives: the SDK handles a
+   * response at once but a notification a turn later, so a final progress sent just before the
+   * result would otherwise be dropped.
+   */
+  private routeProgressInWireOrder(transport: Transport): void {
+    const sdk = transport.onmessage;
+    if (!sdk) return;
+    transport.onmessage = (message, extra) => {
+      const m = message as { method?: string; params?: { progressToken?: unknown } & ProgressParams };
+      if (m.method === 'notifications/progress' && typeof m.params?.progressToken === 'string') {
+        const route = this.progressRoutes.get(m.params.progressToken);
+        if (route) {
+          const { progressToken: _token, ...progress } = m.params;
+          route(progress);
+          return;
+        }
+      }
+      sdk.call(transport, message, extra);
+    };
+  }
+
+  /** Sends progress notifications carrying `token` to `listener` until the returned function is called. */
+  onProgress(token: string, listener: (progress: ProgressParams) => void): () => void {
+    this.progressRoutes.set(token, listener);
+    return () => this.progressRoutes.delete(token);
   }
 
   private installHandlers(client: Client): void {
