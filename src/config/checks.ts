@@ -28,7 +28,7 @@ function checkPrefixes(data: Record<string, unknown>): SourceIssue[] {
     }
     issues.push({
       path: explicit === undefined ? ['servers', name] : ['servers', name, 'prefix'],
-      message: `servers ${first} and ${name} both expose tools as ${prefix}__<tool>`,
+      message: prefix === '' ? `servers ${first} and ${name} both expose their tools unprefixed` : `servers ${first} and ${name} both expose tools as ${prefix}__<tool>`,
       hint: `set a different prefix: on one of them`,
       atKey: explicit === undefined,
     });

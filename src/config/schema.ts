@@ -100,7 +100,8 @@ export const GatewaySchema = z.strictObject({
 
 const ServerCommonShape = {
   trust: z.enum(['internal', 'external']).default('internal'),
-  prefix: NameSchema.optional(),
+  /** Exposed names are `<prefix>__<tool>`; `""` exposes the upstream's names unchanged. */
+  prefix: z.union([z.literal(''), NameSchema.refine((p) => !p.includes('__'), 'a prefix may not contain "__"')]).optional(),
   isolation: z.enum(['shared', 'session']).default('shared'),
   annotations: z.enum(['trusted', 'ignored']).default('ignored'),
   /** Which protocol era to speak to the upstream: probe (`auto`), or pin one. */

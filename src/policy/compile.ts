@@ -38,11 +38,9 @@ export interface CompiledRule {
   readonly where: readonly CompiledCondition[];
   readonly reason?: string;
   readonly undo?: { readonly tool: string; readonly args: Readonly<Record<string, unknown>> };
-  /** Pattern plus constraints, e.g. `docs__read_page, path under /marketing`. */
-  readonly summary: string;
   /** Shared, frozen: what decisions carry as `rule`. */
   readonly ref: RuleRef;
-  /** The rule's `reason:`, or the generated one (`allowed by agents.x.rules[1] (…)`). */
+  /** The rule's `reason:`, or one generated from pattern and constraints (`allowed by agents.x.rules[1] (docs__read_page, path under /marketing)`). */
   readonly reasonText: string;
 }
 
@@ -75,8 +73,12 @@ export interface MemoBudget {
   left: number;
 }
 
-/** Names memoised per rule set, and in the whole policy: the names clients use are few, but a client sending random names must not grow memory without bound. */
+/**
+ * Names memoised per rule set, and in the whole policy, and the longest name memoised: the names
+ * clients use are few and short, but a client sending random names must not grow memory unbounded.
+ */
 const MAX_MEMO_PER_SET = 1_024;
+const MAX_MEMO_NAME_LENGTH = 512;
 const MAX_MEMO_PER_POLICY = 200_000;
 const NO_RULES: readonly CompiledRule[] = Object.freeze([]);
 
@@ -170,12 +172,12 @@ const RULE_LISTS = { tool: 'rules', resource: 'resources', prompt: 'prompts' } a
  * hold one matcher per distinct pattern, which saves memory and keeps the hot code in cache.
  */
 interface Interner {
-  readonly globs: Map<string, GlobMatcher | GlobFailure>;
+  readonly globs: Map<string, GlobMatcher | Failure>;
   readonly buckets: Map<string, readonly GlobMatcher[]>;
   readonly memoBudget: MemoBudget;
-  readonly conditions: Map<string, { verdict: ConditionVerdictFn; description: string } | GlobFailure>;
+  readonly conditions: Map<string, { verdict: ConditionVerdictFn; description: string } | Failure>;
 }
-interface GlobFailure {
+interface Failure {
   readonly failure: unknown;
 }
 
@@ -301,7 +303,6 @@ function compileRule(kind: Kind, rule: ToolRule | NameRule, index: number, agent
     where: Object.freeze(where),
     ...(rule.reason !== undefined ? { reason: rule.reason } : {}),
     ...(toolRule?.undo ? { undo: Object.freeze({ tool: toolRule.undo.tool, args: Object.freeze({ ...toolRule.undo.args }) }) } : {}),
-    summary,
     ref: Object.freeze(rule.id !== undefined ? { path, index, id: rule.id } : { path, index }),
     reasonText: rule.reason ?? `${VERBS[effect]} ${path} (${summary})`,
   });
@@ -355,7 +356,7 @@ export function rulesMatching(set: RuleSet, name: string): readonly CompiledRule
     for (let i = 0; i < matchers.length; i++) if (matchers[i]!(name)) (found ??= []).push(rules[i]!);
   }
   const result = found ? Object.freeze(found.sort((a, b) => a.index - b.index)) : NO_RULES;
-  if (set.memo.size < MAX_MEMO_PER_SET && set.memoBudget.left > 0) {
+  if (name.length <= MAX_MEMO_NAME_LENGTH && set.memo.size < MAX_MEMO_PER_SET && set.memoBudget.left > 0) {
     set.memoBudget.left--;
     set.memo.set(name, result);
   }

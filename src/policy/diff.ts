@@ -68,21 +68,21 @@ function emptyAgent(name: string): CompiledAgent {
 interface Subject {
   readonly kind: Kind;
   readonly name: string;
-  readonly trustedReadOnly: boolean | undefined;
+  readonly trustedReadOnly: boolean;
 }
 
 function subjects(oldAgent: CompiledAgent, newAgent: CompiledAgent, catalog: PolicyCatalog | undefined): Subject[] {
   if (catalog) {
     return [
       ...catalog.tools.map((t) => ({ kind: 'tool' as const, name: t.name, trustedReadOnly: t.readOnlyHint === true && t.annotationsTrusted })),
-      ...(catalog.resources ?? []).map((name) => ({ kind: 'resource' as const, name, trustedReadOnly: undefined })),
-      ...(catalog.prompts ?? []).map((name) => ({ kind: 'prompt' as const, name, trustedReadOnly: undefined })),
+      ...(catalog.resources ?? []).map((name) => ({ kind: 'resource' as const, name, trustedReadOnly: false })),
+      ...(catalog.prompts ?? []).map((name) => ({ kind: 'prompt' as const, name, trustedReadOnly: false })),
     ];
   }
   const out: Subject[] = [];
   for (const [kind, list] of [['tool', 'tools'], ['resource', 'resources'], ['prompt', 'prompts']] as const) {
     const patterns = new Set([...oldAgent[list].rules, ...newAgent[list].rules].map((r) => r.pattern));
-    for (const name of patterns) out.push({ kind, name, trustedReadOnly: kind === 'tool' ? false : undefined });
+    for (const name of patterns) out.push({ kind, name, trustedReadOnly: false });
   }
   return out;
 }
@@ -156,15 +156,11 @@ interface Detail {
   readonly text: string;
 }
 
-function compareRules(before: NameAnalysis, after: NameAnalysis, trustedReadOnly: boolean | undefined): Detail[] {
+function compareRules(before: NameAnalysis, after: NameAnalysis): Detail[] {
   const details: Detail[] = [];
   const o = before.rule;
   const n = after.rule;
   if (o && n) {
-    const oRo = o.readOnly && trustedReadOnly === undefined;
-    const nRo = n.readOnly && trustedReadOnly === undefined;
-    if (oRo && !nRo) details.push({ direction: 'widened', text: 'no longer limited to read-only tools' });
-    if (!oRo && nRo) details.push({ direction: 'narrowed', text: 'now limited to read-only tools' });
     const oWhere = new Map(o.where.map((c) => [c.key, c]));
     const nWhere = new Map(n.where.map((c) => [c.key, c]));
     for (const [key, c] of oWhere) {
@@ -222,7 +218,7 @@ function compareSubject(o: CompiledAgent, n: CompiledAgent, s: Subject, note?: s
   const notes = note ? [note] : [];
   if (before.effect === after.effect) {
     if (after.effect === 'deny') return undefined;
-    const details = compareRules(before, after, s.trustedReadOnly);
+    const details = compareRules(before, after);
     if (details.length === 0) return undefined;
     return {
       list: 'conditions',

@@ -3,8 +3,8 @@
  * limits. Pure: no parsing, no regex compilation, no clock; it never throws.
  */
 import type { Effect } from '../config/schema.js';
-import type { CompiledAgent, CompiledLimit, CompiledPolicy, CompiledRule, Kind, RuleRef, RuleSet } from './compile.js';
-import { rulesMatching, ruleSetOf } from './compile.js';
+import type { CompiledAgent, CompiledPolicy, CompiledRule, Kind, RuleRef, RuleSet } from './compile.js';
+import { literalPrefix, rulesMatching, ruleSetOf } from './compile.js';
 import { readArgument, type RefContext } from './conditions.js';
 import { createUsageCounter, formatDuration, type UsageCounter, type UsageView } from './limits.js';
 import { lockdownFor, lockdownReason, NO_LOCKDOWN, type ActiveLockdown, type LockdownState } from './lockdown.js';
@@ -34,7 +34,7 @@ export interface Decision {
   readonly reasons: string[];
   /** Counter keys to record (`UsageCounter.record`) if, and only if, the call executes. */
   readonly limitKeys?: string[];
-  /** The deciding rule's undo template, unrendered (`{{args.x}}`, `{{result.…}}`). */
+  /** The deciding rule's undo template, unrendered (`{{args.x}}`, `{{result.…}}`); frozen. */
   readonly undo?: { readonly tool: string; readonly args: Record<string, unknown> };
   /** Set when a rate limit denied the call. */
   readonly limit?: { readonly path: string; readonly index: number; readonly retryAfterMs: number };
@@ -156,7 +156,7 @@ function defaultDeny(input: PolicyInput): Decision {
 function checkLimits(agent: CompiledAgent, input: PolicyInput, ctx: EvaluateContext, decision: Decision): Decision {
   if (input.kind !== 'tool') return decision;
   let keys: string[] | undefined;
-  for (const limit of agent.limits as readonly CompiledLimit[]) {
+  for (const limit of agent.limits) {
     if (!limit.match(input.name)) continue;
     if (ctx.usage && ctx.usage.count(limit.key, ctx.now, limit.windowMs) >= limit.max) {
       const retryAfterMs = ctx.usage.retryAfter(limit.key, ctx.now, limit.windowMs, limit.max);
@@ -188,8 +188,17 @@ export function evaluate(policy: CompiledPolicy, input: PolicyInput, ctx: Evalua
   if (!agent) return defaultDeny(input);
 
   const scan: Scan = {
-    input, agent, trustedReadOnly, refs: undefined,
-    allow: undefined, ask: undefined, deny: undefined, askUndecided: undefined, askUndecidedPath: undefined, denyUndecidedPath: undefined, failed: undefined,
+    input,
+    agent,
+    trustedReadOnly,
+    refs: undefined,
+    allow: undefined,
+    ask: undefined,
+    deny: undefined,
+    askUndecided: undefined,
+    askUndecidedPath: undefined,
+    denyUndecidedPath: undefined,
+    failed: undefined,
   };
   scanRules(ruleSetOf(agent, input.kind), input.name, scan);
 
@@ -247,8 +256,7 @@ export function isTemplateListed(policy: CompiledPolicy, agent: string, uriTempl
   return compiled.resources.rules.some((rule) => {
     if (rule.effect === 'deny') return false;
     if (i < 0) return rule.match(uriTemplate);
-    const p = rule.pattern.search(/[*?{]/);
-    const rulePrefix = p < 0 ? rule.pattern : rule.pattern.slice(0, p);
+    const rulePrefix = literalPrefix(rule.pattern);
     return rulePrefix.startsWith(templatePrefix) || templatePrefix.startsWith(rulePrefix);
   });
 }

@@ -38,7 +38,7 @@ export interface ExplainRow {
 export interface NameAnalysis {
   readonly effect: Effect;
   readonly rule?: CompiledRule;
-  /** The deciding rule's constraints (`path under /marketing`, `read-only tools only`). */
+  /** The deciding rule's conditions (`path under /marketing`), and `read-only tools only` for a pattern judged as a read-only tool. */
   readonly constraints: readonly string[];
   /** Stricter rules that apply only under conditions, e.g. `deny when path under /secret`. */
   readonly stricter: ReadonlyArray<{ readonly text: string; readonly rule: CompiledRule }>;
@@ -47,35 +47,37 @@ export interface NameAnalysis {
 const PERMISSIVENESS: Record<Effect, number> = { allow: 2, ask: 1, deny: 0 };
 
 /**
- * Analyses one name. `trustedReadOnly` undefined means unknown (a pattern, not a real tool):
- * `readOnly` rules then count as conditional. The effect is the most the agent can get when
- * conditions hold and conditional stricter rules do not.
+ * Analyses one name for a tool with (`trustedReadOnly`) or without trusted read-only annotations.
+ * The effect is the most the agent can get: when the deciding rule's conditions hold and
+ * conditional stricter rules do not.
  */
-export function analyzeName(agent: CompiledAgent, kind: Kind, name: string, trustedReadOnly: boolean | undefined): NameAnalysis {
-  const matching: Array<{ rule: CompiledRule; conditional: boolean }> = [];
-  for (const rule of ruleSetOf(agent, kind).rules) {
-    if (!rule.match(name)) continue;
-    if (rule.readOnly && trustedReadOnly === false) continue;
-    matching.push({ rule, conditional: rule.where.length > 0 || (rule.readOnly && trustedReadOnly === undefined) });
-  }
-  const firstOf = (effect: Effect, unconditionalOnly: boolean) =>
-    matching.find((m) => m.rule.effect === effect && (!unconditionalOnly || !m.conditional));
+export function analyzeName(agent: CompiledAgent, kind: Kind, name: string, trustedReadOnly: boolean): NameAnalysis {
+  const matching = ruleSetOf(agent, kind).rules.filter((r) => r.match(name) && (!r.readOnly || trustedReadOnly));
+  const conditional = (r: CompiledRule) => r.where.length > 0;
+  const firstOf = (effect: Effect, unconditionalOnly: boolean) => matching.find((r) => r.effect === effect && (!unconditionalOnly || !conditional(r)));
   const pick = (effect: Effect) => firstOf(effect, true) ?? firstOf(effect, false);
 
   let chosen = firstOf('deny', true);
   if (!chosen && !firstOf('ask', true)) chosen = pick('allow');
   chosen ??= pick('ask');
-  const effect: Effect = chosen?.rule.effect ?? 'deny';
+  const effect: Effect = chosen?.effect ?? 'deny';
 
-  const constraints = chosen?.conditional ? constraintsOf(chosen.rule, trustedReadOnly) : [];
+  const describe = (r: CompiledRule) => r.where.map((c) => c.description);
   const stricter = matching
-    .filter((m) => m.conditional && PERMISSIVENESS[m.rule.effect] < PERMISSIVENESS[effect])
-    .map((m) => ({ text: `${m.rule.effect} when ${constraintsOf(m.rule, trustedReadOnly).join(' and ')}`, rule: m.rule }));
-  return { effect, ...(chosen ? { rule: chosen.rule } : {}), constraints, stricter };
+    .filter((r) => conditional(r) && PERMISSIVENESS[r.effect] < PERMISSIVENESS[effect])
+    .map((r) => ({ text: `${r.effect} when ${describe(r).join(' and ')}`, rule: r }));
+  return { effect, ...(chosen ? { rule: chosen } : {}), constraints: chosen ? describe(chosen) : [], stricter };
 }
 
-function constraintsOf(rule: CompiledRule, trustedReadOnly: boolean | undefined): string[] {
-  return [...(rule.readOnly && trustedReadOnly === undefined ? ['read-only tools only'] : []), ...rule.where.map((c) => c.description)];
+/**
+ * A rule pattern names no real tool: judged as a write tool, or, when that grants nothing, as a
+ * tool with trusted read-only annotations (so `readOnly: true` rules show, marked as such).
+ */
+export function analyzePattern(agent: CompiledAgent, kind: Kind, pattern: string): NameAnalysis {
+  const asWrite = analyzeName(agent, kind, pattern, false);
+  if (kind !== 'tool' || asWrite.effect !== 'deny') return asWrite;
+  const asRead = analyzeName(agent, kind, pattern, true);
+  return asRead.effect === 'deny' ? asWrite : { ...asRead, constraints: ['read-only tools only', ...asRead.constraints] };
 }
 
 function limitText(agent: CompiledAgent, kind: Kind, name: string): string | undefined {
@@ -86,21 +88,22 @@ function limitText(agent: CompiledAgent, kind: Kind, name: string): string | und
   return texts.length > 0 ? texts.join('; ') : undefined;
 }
 
-/** `source`, `sink`, `critical sink`, or both, for a tool name; undefined when neither. */
+/** `source`, `sink`, `critical sink`, or both; undefined when neither or unknown (a pattern). */
 function taintClassOf(policy: CompiledPolicy, kind: Kind, name: string, trustedReadOnly: boolean | undefined): string | undefined {
   const sep = name.indexOf('__');
   const server = sep > 0 ? policy.servers.get(name.slice(0, sep)) : undefined;
   const classes: string[] = [];
   if (server && (server.external || server.taintSources.some((m) => m(name.slice(sep + 2)) || m(name)))) classes.push('source');
   if (kind === 'tool') {
-    const sink = policy.taint.sinks ? policy.taint.sinks.some((m) => m(name)) : trustedReadOnly !== true;
-    if (sink) classes.push(policy.taint.critical.some((m) => m(name)) ? 'critical sink' : 'sink');
+    const critical = policy.taint.critical.some((m) => m(name));
+    const sink = policy.taint.sinks ? policy.taint.sinks.some((m) => m(name)) : trustedReadOnly === false || (trustedReadOnly === undefined && critical);
+    if (sink) classes.push(critical ? 'critical sink' : 'sink');
   }
   return classes.length > 0 ? classes.join(', ') : undefined;
 }
 
 function row(policy: CompiledPolicy, agent: CompiledAgent, kind: Kind, name: string, trustedReadOnly: boolean | undefined): ExplainRow {
-  const a = analyzeName(agent, kind, name, trustedReadOnly);
+  const a = trustedReadOnly === undefined ? analyzePattern(agent, kind, name) : analyzeName(agent, kind, name, trustedReadOnly);
   const limit = a.effect === 'deny' ? undefined : limitText(agent, kind, name);
   const taintClass = taintClassOf(policy, kind, name, trustedReadOnly);
   return {
@@ -124,8 +127,8 @@ export function explainAgent(policy: CompiledPolicy, agent: string, catalog?: Po
   const rows: ExplainRow[] = [];
   if (catalog) {
     for (const t of catalog.tools) rows.push(row(policy, compiled, 'tool', t.name, t.readOnlyHint === true && t.annotationsTrusted));
-    for (const uri of catalog.resources ?? []) rows.push(row(policy, compiled, 'resource', uri, undefined));
-    for (const p of catalog.prompts ?? []) rows.push(row(policy, compiled, 'prompt', p, undefined));
+    for (const uri of catalog.resources ?? []) rows.push(row(policy, compiled, 'resource', uri, false));
+    for (const p of catalog.prompts ?? []) rows.push(row(policy, compiled, 'prompt', p, false));
     return rows;
   }
   for (const kind of ['tool', 'resource', 'prompt'] as const) {

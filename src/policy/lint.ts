@@ -15,6 +15,7 @@ import {
 } from './compile.js';
 import { usesClaims } from './conditions.js';
 import { analyzeName, type CatalogTool, type PolicyCatalog } from './explain.js';
+import { isLiteralGlob } from './glob.js';
 
 export interface LintIssue {
   readonly level: 'error' | 'warning';
@@ -142,7 +143,7 @@ function lintTrifecta(config: Config, policy: CompiledPolicy, agent: CompiledAge
     for (const rule of agent.tools.rules) {
       if (rule.effect !== 'allow' || rule.readOnly) continue;
       if (policy.taint.sinks && !policy.taint.sinks.some((m) => m(rule.pattern) || rule.match(m.source))) continue;
-      if (analyzeName(agent, 'tool', rule.pattern, undefined).effect === 'allow') sinks.push([rule.pattern, rule]);
+      if (analyzeName(agent, 'tool', rule.pattern, false).effect === 'allow') sinks.push([rule.pattern, rule]);
     }
   }
   const first = sinks[0];
@@ -176,7 +177,10 @@ function lintTrifecta(config: Config, policy: CompiledPolicy, agent: CompiledAge
 
 function lintUnmatched(agent: CompiledAgent, catalog: PolicyCatalog, out: LintIssue[]): void {
   const hint = 'check the spelling against `portcullis explain --live`; exposed names are <prefix>__<tool>';
+  // A glob deny matching nothing is a normal safeguard; a literal one is probably a typo.
+  const checked = (rule: CompiledRule) => rule.effect !== 'deny' || isLiteralGlob(rule.pattern);
   for (const rule of agent.tools.rules) {
+    if (!checked(rule)) continue;
     const matched = catalog.tools.filter((t) => rule.match(t.name));
     if (matched.length === 0) {
       out.push({ level: 'warning', path: `${rule.path}.${rule.effect}`, message: `${JSON.stringify(rule.pattern)} matches no tool the upstreams expose`, hint });
@@ -193,7 +197,7 @@ function lintUnmatched(agent: CompiledAgent, catalog: PolicyCatalog, out: LintIs
   for (const [kind, names] of lists) {
     if (!names) continue;
     for (const rule of ruleSetOf(agent, kind).rules) {
-      if (!names.some((n) => rule.match(n))) {
+      if (checked(rule) && !names.some((n) => rule.match(n))) {
         out.push({ level: 'warning', path: `${rule.path}.${rule.effect}`, message: `${JSON.stringify(rule.pattern)} matches no ${kind} the upstreams expose`, hint });
       }
     }

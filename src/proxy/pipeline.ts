@@ -136,7 +136,7 @@ export class Pipeline {
     const callId = `c-${randomUUID()}`;
     const startedAt = this.now();
     const session = caller.session;
-    const route = this.registry.findTool(name);
+    const route = this.registry.findTool(name) ?? this.registry.findUnlistedTool(name);
     const input: PolicyInput = { ...this.base(session), kind: 'tool', name, ...(args ? { args } : {}), ...(route ? { tool: toolFacts(route) } : {}) };
     const decision = this.decide(input);
     const auditBase = { callId, agent: session.agent, session: session.id, tool: name, args: args ?? {} };

@@ -246,7 +246,8 @@ function scanNumbers(text: string, emit: Emit): void {
     }
     ends.push([compactLength, raw.length]);
     const compact = raw.replace(/ /g, '').toUpperCase();
-    const end = ends.reverse().find(([n]) => n >= 15 && n <= 34 && isValidIban(compact.slice(0, n)));
+    const expected = IBAN_LENGTHS[compact.slice(0, 2)];
+    const end = expected === undefined ? undefined : ends.find(([n]) => n === expected && isValidIban(compact.slice(0, n)));
     if (end) {
       const iban = compact.slice(0, end[0]);
       emit({ kind: 'iban', key: `iban:${iban}`, value: iban });

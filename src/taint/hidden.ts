@@ -106,8 +106,14 @@ function charBefore(text: string, i: number): string {
   return text[i - 1]!;
 }
 
+/** Per-scan memo: no string terminator exists in [`from`, `to`), so unterminated strings stay linear. */
+interface TerminatorMemo {
+  from: number;
+  to: number;
+}
+
 /** Length in code units of the escape sequence starting at `i` (ESC or an 8-bit introducer). */
-function ansiLength(text: string, i: number): number {
+function ansiLength(text: string, i: number, memo: TerminatorMemo): number {
   const n = text.length;
   let j: number;
   let kind: 'csi' | 'string';
@@ -144,11 +150,15 @@ function ansiLength(text: string, i: number): number {
   }
   // OSC / DCS / SOS / PM / APC: up to BEL, ESC \ or ST. Unterminated: drop the introducer only.
   const limit = Math.min(n, j + MAX_STRING_SEQUENCE);
-  for (let k = j; k < limit; k++) {
+  const known = j >= memo.from && j < memo.to;
+  const from = known ? memo.to : j;
+  for (let k = from; k < limit; k++) {
     const c = text.charCodeAt(k);
     if (c === 0x07 || c === 0x9c) return k + 1 - i;
     if (c === 0x1b && text.charCodeAt(k + 1) === 0x5c) return k + 2 - i;
   }
+  memo.from = known ? memo.from : j;
+  memo.to = Math.max(from, limit);
   return j - i;
 }
 
@@ -225,6 +235,7 @@ function stripSlow(text: string): StripResult {
   let removed = 0;
   let bits = 0;
   let tagSequenceEnd = -1;
+  const memo: TerminatorMemo = { from: 0, to: 0 };
   let i = 0;
   const drop = (from: number, to: number): void => {
     if (from > runStart) parts.push(text.slice(runStart, from));
@@ -245,7 +256,7 @@ function stripSlow(text: string): StripResult {
       i += width;
       continue;
     }
-    const length = kind === ANSI ? ansiLength(text, i) : width;
+    const length = kind === ANSI ? ansiLength(text, i, memo) : width;
     drop(i, i + length);
     if (kind !== SILENT) {
       removed += kind === ANSI ? countCodePoints(text, i, i + length) : 1;

@@ -85,8 +85,11 @@ interface EntityEntry {
 interface Chunk {
   /** Virtual position of the chunk's first window. */
   base: number;
-  /** Normalised text: the chunk's windows plus the `windowChars - 1` characters they reach into. */
-  text: string;
+  /**
+   * Normalised text (its own copy, not a view into the whole result): the chunk's windows plus
+   * the `windowChars - 1` units they reach into.
+   */
+  units: Uint16Array;
   windows: number;
   origin: ProvenanceOrigin;
 }
@@ -126,8 +129,8 @@ function isWordUnit(c: number): boolean {
   return v === 1;
 }
 
-/** Normalises text for window matching: NFKC, lowercase, non-word runs collapsed to one space. */
-export function normalizeForWindows(text: string): string {
+/** The UTF-16 units of `normalizeForWindows(text)`. */
+function normalizeUnits(text: string): Uint16Array {
   const s = text.normalize('NFKC').toLowerCase();
   const out = new Uint16Array(s.length);
   let o = 0;
@@ -142,7 +145,12 @@ export function normalizeForWindows(text: string): string {
       space = true;
     }
   }
-  return UTF16.decode(out.subarray(0, o));
+  return out.subarray(0, o);
+}
+
+/** Normalises text for window matching: NFKC, lowercase, non-word runs collapsed to one space. */
+export function normalizeForWindows(text: string): string {
+  return UTF16.decode(normalizeUnits(text));
 }
 
 function* stringsIn(value: unknown, depth = 0): Generator<string> {
@@ -227,7 +235,7 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
   let chunks: Chunk[] = [];
   let nextPosition = 0;
   let indexedWindows = 0;
-  let chunkChars = 0;
+  let chunkBytes = 0;
   // Trusted windows: hash key → sequence number of the chunk of keys that added it last.
   const trustedWindows = new WindowTable();
   const trustedChunks: Array<{ seq: number; keys: Int32Array; length: number }> = [];
@@ -235,13 +243,13 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
   let trustedCount = 0;
 
   /** Calls `visit(key, position)` for every window of `text`; keys are the hash's top 30 bits. */
-  const eachWindow = (text: string, visit: (key: number, position: number) => void): void => {
-    if (text.length < windowChars) return;
+  const eachWindow = (units: Uint16Array, visit: (key: number, position: number) => void): void => {
+    if (units.length < windowChars) return;
     let h = 0;
-    for (let i = 0; i < windowChars; i++) h = (Math.imul(h, base) + text.charCodeAt(i)) | 0;
+    for (let i = 0; i < windowChars; i++) h = (Math.imul(h, base) + units[i]!) | 0;
     visit(h >>> 2, 0);
-    for (let p = 1; p + windowChars <= text.length; p++) {
-      h = (Math.imul(h - Math.imul(text.charCodeAt(p - 1), highPower), base) + text.charCodeAt(p + windowChars - 1)) | 0;
+    for (let p = 1; p + windowChars <= units.length; p++) {
+      h = (Math.imul(h - Math.imul(units[p - 1]!, highPower), base) + units[p + windowChars - 1]!) | 0;
       visit(h >>> 2, p);
     }
   };
@@ -250,15 +258,15 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
     const oldest = chunks.shift();
     if (!oldest) return;
     const end = oldest.base + oldest.windows;
-    eachWindow(oldest.text, (key, p) => {
+    eachWindow(oldest.units, (key) => {
       const at = windows.get(key);
-      if (at >= oldest.base && at < end && p < oldest.windows) windows.delete(key);
+      if (at >= oldest.base && at < end) windows.delete(key);
     });
     indexedWindows -= oldest.windows;
-    chunkChars -= oldest.text.length;
+    chunkBytes -= oldest.units.byteLength;
   };
 
-  const addWindows = (normalized: string, origin: ProvenanceOrigin): void => {
+  const addWindows = (normalized: Uint16Array, origin: ProvenanceOrigin): void => {
     const total = normalized.length - windowChars + 1;
     if (total <= 0) return;
     if (nextPosition + total >= MAX_POSITION) {
@@ -267,18 +275,18 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
       chunks = [];
       nextPosition = 0;
       indexedWindows = 0;
-      chunkChars = 0;
+      chunkBytes = 0;
     }
     for (let first = 0; first < total; first += chunkWindows) {
       const count = Math.min(chunkWindows, total - first);
-      const chunk: Chunk = { base: nextPosition, text: normalized.slice(first, first + count + windowChars - 1), windows: count, origin };
+      const chunk: Chunk = { base: nextPosition, units: normalized.slice(first, first + count + windowChars - 1), windows: count, origin };
       nextPosition += count;
-      eachWindow(chunk.text, (key, p) => {
-        if (p < count) windows.set(key, chunk.base + p);
+      eachWindow(chunk.units, (key, p) => {
+        windows.set(key, chunk.base + p);
       });
       chunks.push(chunk);
       indexedWindows += count;
-      chunkChars += chunk.text.length;
+      chunkBytes += chunk.units.byteLength;
       while (indexedWindows > maxWindows && chunks.length > 0) evictOldestChunk();
     }
   };
@@ -296,14 +304,15 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
     return undefined;
   };
 
-  const sameWindow = (text: string, at: number, chunk: Chunk, offset: number): boolean => {
-    for (let k = 0; k < windowChars; k++) if (text.charCodeAt(at + k) !== chunk.text.charCodeAt(offset + k)) return false;
+  const sameWindow = (units: Uint16Array, at: number, chunk: Chunk, offset: number): boolean => {
+    for (let k = 0; k < windowChars; k++) if (units[at + k] !== chunk.units[offset + k]) return false;
     return true;
   };
 
   const matchText = (text: string, minCopied: number, covered: (token: string) => boolean): { value: string; copied: number; origin: ProvenanceOrigin } | undefined => {
-    const normalized = normalizeForWindows(text);
-    if (normalized.length < minCopied || windows.size === 0) return undefined;
+    const units = normalizeUnits(text);
+    if (units.length < minCopied || windows.size === 0) return undefined;
+    let decoded: string | undefined; // the normalised argument as a string, once a run needs it
     let best: { value: string; copied: number; origin: ProvenanceOrigin } | undefined;
     let runStart = -1;
     let runOrigin: ProvenanceOrigin | undefined;
@@ -312,26 +321,27 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
     const closeRun = (endWindow: number): void => {
       if (runStart < 0 || !runOrigin) return;
       // A separator at either end is not a copied character.
-      const start = normalized[runStart] === ' ' ? runStart + 1 : runStart;
-      const end = normalized[endWindow + windowChars - 1] === ' ' ? endWindow + windowChars - 1 : endWindow + windowChars;
+      const start = units[runStart] === 0x20 ? runStart + 1 : runStart;
+      const end = units[endWindow + windowChars - 1] === 0x20 ? endWindow + windowChars - 1 : endWindow + windowChars;
       const copied = end - start;
-      if (copied >= minCopied && (!best || copied > best.copied) && isInformative(normalized, start, end, covered)) {
-        best = { value: capValue(normalized.slice(start, end)), copied, origin: runOrigin };
+      if (copied >= minCopied && (!best || copied > best.copied)) {
+        decoded ??= UTF16.decode(units);
+        if (isInformative(decoded, start, end, covered)) best = { value: capValue(decoded.slice(start, end)), copied, origin: runOrigin };
       }
       runStart = -1;
       runOrigin = undefined;
     };
-    eachWindow(normalized, (key, p) => {
+    eachWindow(units, (key, p) => {
       let confirmed: Chunk | undefined;
       let offset = -1;
       // Fast path: the previous window's source continues with the same next character.
-      if (lastChunk && lastOffset + windowChars < lastChunk.text.length && lastChunk.text.charCodeAt(lastOffset + windowChars) === normalized.charCodeAt(p + windowChars - 1)) {
+      if (lastChunk && lastOffset + windowChars < lastChunk.units.length && lastChunk.units[lastOffset + windowChars] === units[p + windowChars - 1]) {
         confirmed = lastChunk;
         offset = lastOffset + 1;
       } else {
         const at = windows.get(key);
         const chunk = at < 0 ? undefined : chunkAt(at);
-        if (chunk && sameWindow(normalized, p, chunk, at - chunk.base)) {
+        if (chunk && sameWindow(units, p, chunk, at - chunk.base)) {
           confirmed = chunk;
           offset = at - chunk.base;
         }
@@ -347,7 +357,7 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
         closeRun(p - 1);
       }
     });
-    closeRun(normalized.length - windowChars);
+    closeRun(units.length - windowChars);
     return best;
   };
 
@@ -360,7 +370,7 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
         const existing = entities.get(e.key);
         if (!existing) entities.set(e.key, { kind: e.kind, value: e.value, origin: stored });
       });
-      addWindows(normalizeForWindows(text), stored);
+      addWindows(normalizeUnits(text), stored);
     },
 
     addTrusted(content) {
@@ -369,7 +379,7 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
       scanEntities(text, (e) => {
         trustedEntities.set(e.key, true);
       });
-      eachWindow(normalizeForWindows(text), (key) => {
+      eachWindow(normalizeUnits(text), (key) => {
         let chunk = trustedChunks[trustedChunks.length - 1];
         if (!chunk || chunk.length === chunk.keys.length) {
           chunk = { seq: ++trustedSeq, keys: new Int32Array(chunkWindows), length: 0 };
@@ -422,7 +432,7 @@ export function createProvenanceIndex(options: ProvenanceIndexOptions): Provenan
       for (const [key, entry] of entities.entries()) entityBytes += 96 + 2 * (key.length + entry.value.length);
       for (const key of trustedEntities.keys()) entityBytes += 64 + 2 * key.length;
       const trustedKeys = trustedChunks.reduce((n, c) => n + c.keys.byteLength, 0);
-      return 512 + entityBytes + 2 * chunkChars + 64 * chunks.length + windows.byteSize() + trustedWindows.byteSize() + trustedKeys;
+      return 512 + entityBytes + chunkBytes + 64 * chunks.length + windows.byteSize() + trustedWindows.byteSize() + trustedKeys;
     },
   };
 }

@@ -3,7 +3,7 @@
  * typed arrays: several times faster than a Map for millions of windows, 8 bytes per slot, no
  * garbage. Linear probing with backward-shift deletion (no tombstones); grows by doubling.
  */
-const INITIAL_CAPACITY = 1_024;
+const INITIAL_CAPACITY = 64;
 
 export class WindowTable {
   private keys = new Int32Array(INITIAL_CAPACITY); // key + 1; 0 marks an empty slot

@@ -367,6 +367,15 @@ describe('resources and prompts', () => {
 });
 
 describe('indexing', () => {
+  it('keeps deciding correctly, with bounded memory, when a client sends thousands of distinct names', () => {
+    const policy = compilePolicy(configOf({ default: { rules: [{ allow: 'x__*' }, { deny: '*__bad*' }] } }), { version: 't' });
+    for (let i = 0; i < 5_000; i++) {
+      expect(evaluate(policy, call(`x__t${i}`), { now: NOW }).effect).toBe('allow');
+      expect(evaluate(policy, call(`x__bad${i}`), { now: NOW }).effect).toBe('deny');
+    }
+    expect(policy.agents.get('default')!.tools.memo.size).toBeLessThanOrEqual(1_024);
+  });
+
   it('decides the same with literal, prefixed and leading-wildcard patterns mixed over many rules', () => {
     const rules: unknown[] = [];
     for (let i = 0; i < 300; i++) rules.push({ allow: `s${i % 7}__tool${i}` }, { ask: `s${i % 7}__w${i}_*` });

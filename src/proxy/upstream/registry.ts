@@ -5,15 +5,16 @@
  */
 import { UriTemplate, type Prompt, type Resource, type ResourceTemplateType as ResourceTemplate, type ServerCapabilities, type Tool } from '@modelcontextprotocol/server';
 import type { ServerConfig } from '../../config/index.js';
-import { GatewayError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { exposedName } from '../names.js';
+import { NAME_SEPARATOR, exposedName } from '../names.js';
 import { Upstream, type UpstreamHooks } from './connection.js';
 
 export interface ToolRoute {
   exposed: string;
   upstream: Upstream;
   tool: Tool;
+  /** False when the upstream does not list the tool: the name was routed by its prefix alone. */
+  listed: boolean;
 }
 
 export interface PromptRoute {
@@ -71,7 +72,7 @@ export class UpstreamRegistry {
           this.log.error({ tool: exposed, kept: existing.upstream.name, dropped: upstream.name }, `tool ${exposed} is offered by both ${existing.upstream.name} and ${upstream.name}; keeping ${existing.upstream.name}`);
           continue;
         }
-        next.tools.set(exposed, { exposed, upstream, tool });
+        next.tools.set(exposed, { exposed, upstream, tool, listed: true });
       }
       for (const prompt of upstream.catalog.prompts) {
         const exposed = exposedName(upstream.prefix, prompt.name);
@@ -124,6 +125,19 @@ export class UpstreamRegistry {
 
   findTool(exposed: string): ToolRoute | undefined {
     return this.index.tools.get(exposed);
+  }
+
+  /**
+   * A name no upstream lists, routed by its prefix (or to the only unprefixed upstream), so the
+   * upstream answers it as it would directly. Nothing is known of such a tool: no annotations.
+   */
+  findUnlistedTool(exposed: string): ToolRoute | undefined {
+    const candidates = this.upstreams.filter((u) => u.state === 'up' && (u.prefix === '' || exposed.startsWith(`${u.prefix}${NAME_SEPARATOR}`)));
+    const prefixed = candidates.filter((u) => u.prefix !== '');
+    const upstream = prefixed.length === 1 ? prefixed[0] : prefixed.length === 0 && candidates.length === 1 ? candidates[0] : undefined;
+    if (!upstream) return undefined;
+    const name = upstream.prefix === '' ? exposed : exposed.slice(upstream.prefix.length + NAME_SEPARATOR.length);
+    return { exposed, upstream, tool: { name, inputSchema: { type: 'object' } }, listed: false };
   }
 
   findPrompt(exposed: string): PromptRoute | undefined {
@@ -180,12 +194,6 @@ export class UpstreamRegistry {
       if (c.logging) caps.logging = {};
     }
     return caps;
-  }
-
-  requireTool(exposed: string): ToolRoute {
-    const route = this.findTool(exposed);
-    if (!route) throw new GatewayError('UNKNOWN_TOOL', `unknown tool: ${exposed}`);
-    return route;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,127 @@
+/**
+ * What the policy commands (check, explain, diff, call, lockdown) share: where they write, the
+ * environment they read, loading a config with the right exit code, and placing a YAML path
+ * (`agents.default.rules[2].where.path`) at its line and column for messages.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
+import { ConfigError, formatIssues, loadConfig, type Issue, type LoadedConfig } from '../config/index.js';
+import { PolicyCompileError, type PolicyIssue } from '../policy/index.js';
+
+/** A command's outside world; tests pass their own. */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+/** The real process: stdout, stderr, environment and clock. */
+export function processIo(): CliIo {
+  return {
+    out: (text) => void process.stdout.write(text),
+    err: (text) => void process.stderr.write(text),
+    env: process.env,
+    now: () => Date.now(),
+  };
+}
+
+export const EXIT = { OK: 0, FAILED: 1, CANNOT_RUN: 2, CHANGED: 3 } as const;
+
+/** Prints a usage error with the command's help and returns exit code 1. */
+export function usageError(io: CliIo, command: string, message: string, help: string): number {
+  io.err(`portcullis ${command}: ${message}\n\n${help}`);
+  return EXIT.FAILED;
+}
+
+/**
+ * Loads a config for a command. On failure prints every issue (`FILE:LINE:COL path: message`)
+ * and returns the exit code: 2 when the file cannot be read, 1 when it is invalid.
+ */
+export async function loadConfigOrExit(io: CliIo, command: string, file: string): Promise<LoadedConfig | number> {
+  try {
+    return await loadConfig(file, { env: io.env });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      if (error.kind === 'unreadable') {
+        io.err(`portcullis ${command}: ${error.message}\n  pass the config with -c FILE (default: portcullis.yaml)\n`);
+        return EXIT.CANNOT_RUN;
+      }
+      io.err(`portcullis ${command}: ${file} is invalid:\n${error.message}\nRun 'portcullis check -c ${file}' for the full report.\n`);
+      return EXIT.FAILED;
+    }
+    io.err(`portcullis ${command}: cannot load ${file}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.CANNOT_RUN;
+  }
+}
+
+/** Compile problems as config issues, placed in the file when its text is at hand. */
+export async function placePolicyIssues(file: string, issues: readonly PolicyIssue[]): Promise<Issue[]> {
+  const locate = await locatorForFile(file);
+  return issues.map((i) => ({ path: i.path, message: i.message, hint: 'fix the pattern or condition (see SPEC §4)', ...locate(i.path) }));
+}
+
+/** Prints a PolicyCompileError's issues and returns exit code 1. */
+export async function reportCompileError(io: CliIo, command: string, file: string, error: PolicyCompileError): Promise<number> {
+  io.err(`portcullis ${command}: ${file} has an invalid policy:\n${formatIssues(file, await placePolicyIssues(file, error.issues))}\n`);
+  return EXIT.FAILED;
+}
+
+type Segment = string | number;
+
+/** Splits `agents.default.rules[2].where["/a/b"]` into `['agents', 'default', 'rules', 2, 'where', '/a/b']`. */
+export function parseYamlPath(path: string): Segment[] {
+  const out: Segment[] = [];
+  const token = /\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]|\.?([^.[\]]+)/y;
+  let m: RegExpExecArray | null;
+  while (token.lastIndex < path.length && (m = token.exec(path))) {
+    if (m[1] !== undefined) out.push(Number(m[1]));
+    else if (m[2] !== undefined) out.push(JSON.parse(m[2]) as string);
+    else if (m[3] !== undefined) out.push(m[3]);
+  }
+  return out;
+}
+
+export type Locator = (path: string) => { line?: number; column?: number };
+
+/** Finds YAML paths in a config's text: the node at the path, or its nearest existing ancestor. */
+export function yamlLocator(text: string): Locator {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: false });
+  return (path) => {
+    let node: Node | null | undefined = doc.contents;
+    let found: Node | undefined = node ?? undefined;
+    for (const segment of parseYamlPath(path)) {
+      if (isMap(node)) {
+        const pair = node.items.findLast((item) => (isScalar(item.key) ? String(item.key.value) : String(item.key)) === String(segment));
+        if (!pair) break;
+        node = pair.value as Node | null;
+        found = node ?? (pair.key as Node | undefined) ?? found;
+      } else if (isSeq(node) && typeof segment === 'number' && node.items[segment]) {
+        node = node.items[segment] as Node;
+        found = node;
+      } else {
+        break;
+      }
+    }
+    if (!found?.range) return {};
+    const { line, col } = lineCounter.linePos(found.range[0]);
+    return { line: Math.max(line, 1), column: col };
+  };
+}
+
+/** A locator for a file on disk; one that places nothing when the file cannot be read. */
+export async function locatorForFile(file: string): Promise<Locator> {
+  try {
+    return yamlLocator(await readFile(resolve(file), 'utf8'));
+  } catch {
+    return () => ({});
+  }
+}
+
+/** `message` of an unknown thrown value. */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
