@@ -98,7 +98,7 @@ class Labeler {
     if (stripped.removed > 0) {
       this.removed += stripped.removed;
       for (const k of stripped.kinds) this.kinds.add(k);
-      if (stripped.kinds.includes('tag')) this.smuggled.push(decodeTags(value));
+      if (stripped.kinds.includes('tag')) this.smuggled.push(this.redact(decodeTags(value)));
     }
     return this.redact(stripped.text);
   }
@@ -282,7 +282,11 @@ export function sanitizeToolDefinition<T extends { name: string }>(tool: T, tool
       if (r.text.length >= MIN_MARKER_SCAN && markers.length < MAX_RESULT_MARKERS) markers.push(...findInjectionMarkers(r.text, { toolNames }));
       return r.text;
     }
-    if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value;
+    if (value === null || typeof value !== 'object') return value;
+    if (depth > MAX_DEPTH) {
+      removed += 1; // fail closed: the caller refuses a definition with removals
+      return value;
+    }
     if (Array.isArray(value)) {
       const next = value.map((v: unknown) => walk(v, depth + 1));
       return next.every((v, i) => v === value[i]) ? value : next;
@@ -301,6 +305,6 @@ export function sanitizeToolDefinition<T extends { name: string }>(tool: T, tool
   const { name, ...rest } = tool;
   removed += stripHidden(name).removed;
   const cleaned = walk(rest, 0) as Json;
-  const result = (cleaned === rest ? tool : { ...cleaned, name }) as T;
+  const result = (cleaned === rest ? tool : { name, ...cleaned }) as T;
   return { tool: result, removed, markers: markers.slice(0, MAX_RESULT_MARKERS) };
 }

@@ -116,6 +116,15 @@ describe('explainAgent without a catalog', () => {
     expect(rows.find((r) => r.name === 'docs__*' && r.kind === 'tool')).toMatchObject({ effect: 'allow', conditions: ['read-only tools only'] });
   });
 
+  it('judges a pattern as a write tool first, so an ask rule shows even where a readOnly allow also matches', () => {
+    expect(rows.find((r) => r.name === 'docs__update_page')).toMatchObject({ effect: 'ask', rule: { path: 'agents.default.rules[3]' } });
+  });
+
+  it('leaves the sink class out for patterns (unknown annotations) but keeps sources', () => {
+    expect(rows.find((r) => r.name === 'docs__search')!.taintClass).toBeUndefined();
+    expect(rows.find((r) => r.name === 'web__fetch')!.taintClass).toBe('source');
+  });
+
   it('returns no rows for an unknown agent', () => {
     expect(explainAgent(policy, 'mallory')).toEqual([]);
   });

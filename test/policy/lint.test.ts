@@ -146,6 +146,12 @@ describe('lintPolicy: patterns matching nothing (catalog only)', () => {
     expect(find(issues, 'agents.default.limits[0].match')?.level).toBe('warning');
   });
 
+  it('warns for a literal deny matching nothing (likely a typo) but not for a glob deny', () => {
+    const issues = lintPolicy(configOf({ default: { rules: [{ allow: 'docs__search' }, { deny: 'docs__delet_page' }, { deny: '*__delete_*' }] } }, JWT), catalog);
+    expect(find(issues, 'agents.default.rules[1].deny')?.level).toBe('warning');
+    expect(find(issues, 'agents.default.rules[2].deny')).toBeUndefined();
+  });
+
   it('does not check without a catalog', () => {
     expect(lintPolicy(config).some((i) => i.message.includes('matches no'))).toBe(false);
   });

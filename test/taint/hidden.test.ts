@@ -56,6 +56,8 @@ describe('stripHidden on hidden payloads', () => {
     ['ANSI colour codes', '\x1b[31mred\x1b[0m text', 'red text', 9, ['ansi']],
     ['an OSC 8 hyperlink', '\x1b]8;;http://evil.example\x07click\x1b]8;;\x07', 'click', 31, ['ansi']],
     ['an OSC title terminated by ESC backslash', '\x1b]0;title\x1b\\ok', 'ok', 11, ['ansi']],
+    ['an unterminated OSC introducer', '\x1b]0;title', '0;title', 2, ['ansi']],
+    ['an unterminated OSC before a terminated one', `\x1b]${'a'.repeat(5_000)}\x1b]b\x07`, 'a'.repeat(5_000), 6, ['ansi']],
     ['a charset designation and a lone ESC', '\x1b(Ba\x1b', 'a', 4, ['ansi']],
     ['8-bit CSI', '\u009b1;31mx', 'x', 6, ['ansi']],
     ['C0 controls other than tab and newlines', 'a\x00b\x07c\x08d\x7F', 'abcd', 4, ['control']],
