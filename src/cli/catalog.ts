@@ -5,9 +5,9 @@
  * child process as a tree.
  */
 import type { Config } from '../config/index.js';
-import { createLogger, maskSecrets, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
 import type { CatalogTool, PolicyCatalog } from '../policy/index.js';
-import { UpstreamRegistry } from '../proxy/upstream/registry.js';
+import type { UpstreamRegistry } from '../proxy/upstream/registry.js';
 
 export interface UnreachableUpstream {
   readonly name: string;
@@ -56,6 +56,8 @@ export function policyCatalogOf(registry: UpstreamRegistry): PolicyCatalog {
  * UpstreamsUnreachableError (after closing the others) when any upstream does not come up.
  */
 export async function openLiveCatalog(config: Readonly<Config>, options: { secrets?: readonly string[]; log?: Logger } = {}): Promise<LiveCatalog> {
+  // Loaded here, not at the top: commands without --live should not pay for the MCP SDK and pino.
+  const [{ UpstreamRegistry }, { createLogger, maskSecrets }] = await Promise.all([import('../proxy/upstream/registry.js'), import('../log.js')]);
   const log = options.log ?? createLogger({ level: 'silent' });
   const registry = new UpstreamRegistry(config.servers, {
     log,

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { ConfigError, formatIssues, loadConfig, type Issue, type LoadedConfig } from '../config/index.js';
-import { PolicyCompileError, type PolicyIssue } from '../policy/index.js';
+import type { PolicyCompileError, PolicyIssue } from '../policy/index.js';
 
 /** A command's outside world; tests pass their own. */
 export interface CliIo {

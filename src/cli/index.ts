@@ -2,12 +2,16 @@
  * `portcullis <command>`: dispatches to one file per command. Each command returns its exit
  * code: 0 ok, 1 validation/usage error or denied call, 2 cannot run, 3 diff found changes.
  */
-import { serveCommand } from './serve.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }> = {
-  serve: { run: async () => serveCommand, summary: 'run the gateway (HTTP, or --stdio for one client on stdin/stdout)' },
+  serve: { run: async () => (await import('./serve.js')).serveCommand, summary: 'run the gateway (HTTP, or --stdio for one client on stdin/stdout)' },
+  check: { run: async () => (await import('./check.js')).checkCommand, summary: 'validate and lint the config (--live: against the real upstream tools)' },
+  explain: { run: async () => (await import('./explain.js')).explainCommand, summary: 'what each agent may do: decision, rule, conditions per tool' },
+  diff: { run: async () => (await import('./diff.js')).diffCommand, summary: 'capability diff between two policies (exit 3 when they differ)' },
+  call: { run: async () => (await import('./call.js')).callCommand, summary: 'decide a call (--dry-run) or send it through a running gateway' },
+  lockdown: { run: async () => (await import('./lockdown.js')).lockdownCommand, summary: 'kill switch: lock an agent (or all) down, or lift it' },
 };
 
 export function usage(): string {

@@ -145,8 +145,9 @@ export async function lockdownCommand(argv: string[], io: CliIo = processIo()): 
   const agent = values.agent;
 
   // The config names the agents (to catch typos) and the state folder (for the offline path).
+  // Lifting stays possible for an agent the config no longer has.
   const loaded: LoadedConfig | number = await loadConfigOrExit(silentErrors(io), 'lockdown', values.config);
-  if (typeof loaded !== 'number' && agent !== undefined && !Object.hasOwn(loaded.config.agents, agent)) {
+  if (typeof loaded !== 'number' && mode !== 'off' && agent !== undefined && !Object.hasOwn(loaded.config.agents, agent)) {
     const known = Object.keys(loaded.config.agents);
     io.err(`portcullis lockdown: ${values.config}: no agent named '${agent}' under agents; known agents: ${known.join(', ') || '(none)'}\n`);
     return EXIT.FAILED;

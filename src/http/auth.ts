@@ -204,9 +204,14 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       ...(jwt.issuer === undefined ? {} : { issuer: jwt.issuer }),
       ...(jwt.audience === undefined ? {} : { audience: jwt.audience }),
     };
+    let alg: string | undefined;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      throw problem(401, 'malformed', 'the token is not a well-formed signed JWT');
+    }
     let viaJwks = false;
     try {
-      const alg = decodeProtectedHeader(token).alg;
       // Each key is pinned to its own algorithm family (no HS/RS confusion, no alg none).
       if (secretKey && (alg === 'HS256' || !jwks)) {
         return (await jwtVerify(token, secretKey, { ...verifyOptions, algorithms: HS_ALGORITHMS })).payload;

@@ -30,14 +30,14 @@ export interface CompiledRule {
   readonly index: number;
   /** YAML path, e.g. `agents.default.rules[5]`. */
   readonly path: string;
-  readonly id?: string;
+  readonly id: string | undefined;
   readonly effect: Effect;
   readonly pattern: string;
   readonly match: GlobMatcher;
   readonly readOnly: boolean;
   readonly where: readonly CompiledCondition[];
-  readonly reason?: string;
-  readonly undo?: { readonly tool: string; readonly args: Readonly<Record<string, unknown>> };
+  readonly reason: string | undefined;
+  readonly undo: { readonly tool: string; readonly args: Readonly<Record<string, unknown>> } | undefined;
   /** Shared, frozen: what decisions carry as `rule`. */
   readonly ref: RuleRef;
   /** The rule's `reason:`, or one generated from pattern and constraints (`allowed by agents.x.rules[1] (docs__read_page, path under /marketing)`). */
@@ -81,6 +81,7 @@ const MAX_MEMO_PER_SET = 1_024;
 const MAX_MEMO_NAME_LENGTH = 512;
 const MAX_MEMO_PER_POLICY = 200_000;
 const NO_RULES: readonly CompiledRule[] = Object.freeze([]);
+const NO_CONDITIONS: readonly CompiledCondition[] = Object.freeze([]);
 
 export interface CompiledLimit {
   readonly index: number;
@@ -166,6 +167,8 @@ export function literalPrefix(pattern: string): string {
 }
 
 const RULE_LISTS = { tool: 'rules', resource: 'resources', prompt: 'prompts' } as const;
+/** Longer patterns go through compileGlob, which enforces its own length cap. */
+const MAX_FAST_GLOB_LENGTH = 256;
 
 /**
  * Compiled globs and conditions shared across the policy: 1,000 agents built from one template
@@ -209,8 +212,10 @@ function tryGlob(pattern: string, path: string, issues: PolicyIssue[], interner:
  * a regex for the common shapes `P*`, `P**`, `*S`, `**S`, `*M*`, `P*S`. Throws GlobError.
  */
 export function compileNameGlob(pattern: string): GlobMatcher {
-  const general = compileGlob(pattern);
-  if (isLiteralGlob(pattern) || /[?{]/.test(pattern)) return general;
+  if (isLiteralGlob(pattern) || /[?{]/.test(pattern) || pattern.length > MAX_FAST_GLOB_LENGTH) return compileGlob(pattern);
+  // Built on first use only: compiling a regex per pattern is most of the cost of a large policy.
+  let regex: GlobMatcher | undefined;
+  const general = (n: string): boolean => (regex ??= compileGlob(pattern))(n);
   const withSource = (test: (name: string) => boolean): GlobMatcher => Object.assign(test, { source: pattern });
   let m: RegExpExecArray | null;
   if ((m = /^([^*]*)(\*\*?)$/.exec(pattern))) {
@@ -241,7 +246,7 @@ export function compileNameGlob(pattern: string): GlobMatcher {
       return slash < 0 || slash >= n.length - x.length;
     });
   }
-  return general;
+  return compileGlob(pattern);
 }
 
 function compileWhere(where: Record<string, Condition> | undefined, rulePath: string, issues: PolicyIssue[], interner: Interner): CompiledCondition[] {
@@ -291,18 +296,19 @@ function compileRule(kind: Kind, rule: ToolRule | NameRule, index: number, agent
   if (!match || issues.length > before) return undefined;
   const readOnly = toolRule?.readOnly === true;
   const summary = [pattern, ...(readOnly ? ['read-only tools only'] : []), ...where.map((c) => c.description)].join(', ');
+  // Every rule has the same shape (absent fields are undefined), which keeps evaluation monomorphic.
   return Object.freeze({
     kind,
     index,
     path,
-    ...(rule.id !== undefined ? { id: rule.id } : {}),
+    id: rule.id,
     effect,
     pattern,
     match,
     readOnly,
-    where: Object.freeze(where),
-    ...(rule.reason !== undefined ? { reason: rule.reason } : {}),
-    ...(toolRule?.undo ? { undo: Object.freeze({ tool: toolRule.undo.tool, args: Object.freeze({ ...toolRule.undo.args }) }) } : {}),
+    where: where.length > 0 ? Object.freeze(where) : NO_CONDITIONS,
+    reason: rule.reason,
+    undo: toolRule?.undo ? Object.freeze({ tool: toolRule.undo.tool, args: Object.freeze({ ...toolRule.undo.args }) }) : undefined,
     ref: Object.freeze(rule.id !== undefined ? { path, index, id: rule.id } : { path, index }),
     reasonText: rule.reason ?? `${VERBS[effect]} ${path} (${summary})`,
   });

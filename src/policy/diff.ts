@@ -71,16 +71,19 @@ interface Subject {
   readonly trustedReadOnly: boolean;
 }
 
+/** What to compare: the catalog's names where it has them, otherwise every rule pattern of either side. */
 function subjects(oldAgent: CompiledAgent, newAgent: CompiledAgent, catalog: PolicyCatalog | undefined): Subject[] {
-  if (catalog) {
-    return [
-      ...catalog.tools.map((t) => ({ kind: 'tool' as const, name: t.name, trustedReadOnly: t.readOnlyHint === true && t.annotationsTrusted })),
-      ...(catalog.resources ?? []).map((name) => ({ kind: 'resource' as const, name, trustedReadOnly: false })),
-      ...(catalog.prompts ?? []).map((name) => ({ kind: 'prompt' as const, name, trustedReadOnly: false })),
-    ];
-  }
+  const lists = [
+    ['tool', 'tools', catalog?.tools.map((t) => ({ name: t.name, trustedReadOnly: t.readOnlyHint === true && t.annotationsTrusted }))],
+    ['resource', 'resources', catalog?.resources?.map((name) => ({ name, trustedReadOnly: false }))],
+    ['prompt', 'prompts', catalog?.prompts?.map((name) => ({ name, trustedReadOnly: false }))],
+  ] as const;
   const out: Subject[] = [];
-  for (const [kind, list] of [['tool', 'tools'], ['resource', 'resources'], ['prompt', 'prompts']] as const) {
+  for (const [kind, list, known] of lists) {
+    if (known) {
+      for (const k of known) out.push({ kind, ...k });
+      continue;
+    }
     const patterns = new Set([...oldAgent[list].rules, ...newAgent[list].rules].map((r) => r.pattern));
     for (const name of patterns) out.push({ kind, name, trustedReadOnly: false });
   }

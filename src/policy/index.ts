@@ -1,14 +1,20 @@
 /**
- * The policy core's public surface (SPEC §4). Pure: plain data in, decisions out; time comes in
- * as `now` (ms).
+ * The policy core's public surface (SPEC §4). Pure: plain data in, decisions out; no I/O, no
+ * clock (time comes in as `now`, ms).
  *
  * Pipeline use:
- *   const policy = compilePolicy(config, { version: configHash });   // at load; throws PolicyCompileError
+ *   const policy = compilePolicy(config, { version: configHash });  // at load; throws PolicyCompileError
+ *   const state = createRuntimeState();                             // lockdown + usage counter
  *   const d = evaluate(policy, input, { now, lockdown: state.lockdown, usage: state.usage });
- *   if (d.effect === 'deny') reply isError with formatDenial(d)
- *   ...after the call actually ran (for `ask`: once approved and run):
- *   if (d.limitKeys) state.usage.record(d.limitKeys, now);
- *   list paths: isListed(policy, { agent, kind, name, tool }, { lockdown }) with the same facts as the call path.
+ *   deny → an isError result with formatDenial(d); ask → approval hold; allow → call upstream.
+ *   Only once the call actually ran (for ask: approved and run): if (d.limitKeys) state.usage.record(d.limitKeys, now).
+ *   Lists: isListed(policy, { agent, kind, name, tool }, { lockdown }) with the same facts as the
+ *   call path; resource templates: isTemplateListed. Lockdown: state.lockdown = setLockdown(...).
+ *
+ * Decisions: default deny; deny > ask > allow, the first rule (by index) of the winning effect
+ * decides. A condition that throws denies. A condition that cannot judge its input (a path that
+ * does not canonicalise, a missing claim) never makes an allow match, makes a deny match, and
+ * lets an ask rule turn an allow into ask (never grant). Limits count tool calls only.
  */
 export type { CompiledAgent, CompiledCondition, CompiledLimit, CompiledPolicy, CompiledRule, Kind, PolicyIssue, RuleRef, RuleSet } from './compile.js';
 export { compilePolicy, PolicyCompileError } from './compile.js';

@@ -3,7 +3,7 @@
  * post-processing → audit, in that order. It holds no rules of its own; the policy decides,
  * this file orders the stages and turns their answers into MCP results.
  */
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import {
   LOG_LEVEL_META_KEY,
   inputRequired,
@@ -26,6 +26,20 @@ import type { Logger } from '../log.js';
 import { evaluate, formatDenial, isListed, isTemplateListed, type CompiledPolicy, type Decision, type PolicyInput, type ToolFacts, type LockdownState, type UsageCounter } from '../policy/index.js';
 import { argsDigest, type AuditLog } from '../audit/log.js';
 import { Continuations, ParkedCall } from './continuations.js';
+import {
+  createProvenanceIndex,
+  escalate,
+  labelPrompt,
+  labelReadResource,
+  labelResult,
+  recordTaint,
+  removeTaintLabel,
+  stripHiddenDeep,
+  type CompiledTaint,
+  type LabelContext,
+  type LabelOutcome,
+  type ProvenanceIndex,
+} from '../taint/index.js';
 import type { Session } from './session.js';
 import type { ToolRoute, UpstreamRegistry } from './upstream/registry.js';
 import { errorText, type ClientRequestMethod, type Upstream } from './upstream/connection.js';
@@ -61,8 +75,18 @@ export interface PipelineOptions {
 /** Runtime state the policy reads besides the compiled rules. */
 export interface PolicyRuntime {
   policy: CompiledPolicy;
+  taint: CompiledTaint;
   lockdown: LockdownState;
   usage: UsageCounter;
+}
+
+/** One tool call on its way through the pipeline. */
+interface CallContext {
+  callId: string;
+  session: Session;
+  route: ToolRoute;
+  /** The taint label its result got, for the audit log. */
+  label: Record<string, unknown> | undefined;
 }
 
 type InFlight = {
@@ -136,11 +160,26 @@ export class Pipeline {
     const callId = `c-${randomUUID()}`;
     const startedAt = this.now();
     const session = caller.session;
-    const route = this.registry.findTool(name) ?? this.registry.findUnlistedTool(name);
-    const input: PolicyInput = { ...this.base(session), kind: 'tool', name, ...(args ? { args } : {}), ...(route ? { tool: toolFacts(route) } : {}) };
-    const decision = this.decide(input);
     const auditBase = { callId, agent: session.agent, session: session.id, tool: name, args: args ?? {} };
-    this.audit.record({ event: 'call.decided', ...auditBase, decision: decision.effect, rule: decision.rule?.path, reasons: decision.reasons });
+
+    const blocked = this.registry.blockedTool(name);
+    if (blocked) {
+      this.audit.record({ event: 'call.decided', ...auditBase, decision: 'deny', reasons: [blocked.reason] });
+      return denial(`Denied: ${blocked.reason}`);
+    }
+    const route = this.registry.findTool(name) ?? this.registry.findUnlistedTool(name);
+    const facts = route ? toolFacts(route) : { annotationsTrusted: false };
+    const policyDecision = this.decide({ ...this.base(session), kind: 'tool', name, ...(args ? { args } : {}), tool: facts });
+    const decision = this.escalate(session, name, facts, args, policyDecision);
+    this.audit.record({
+      event: 'call.decided',
+      ...auditBase,
+      decision: decision.effect,
+      rule: decision.rule?.path,
+      reasons: decision.reasons,
+      ...(decision.escalatedBy ? { escalatedBy: decision.escalatedBy } : {}),
+      ...(session.taint.tainted ? { taint: { suspicious: session.taint.suspicious, sources: session.taint.sources } } : {}),
+    });
 
     if (!route) {
       // Unknown (or its upstream is down): a JSON-RPC error, distinct from a denial, and still audited.
@@ -149,17 +188,19 @@ export class Pipeline {
       throw error;
     }
     if (decision.effect !== 'allow') {
-      const text = decision.effect === 'ask' ? `${formatDenial({ ...decision, effect: 'deny' })} This call requires approval; no approval channel is configured.` : formatDenial(decision);
+      const why = explainRefusal(decision, policyDecision.reasons.length);
+      const text = decision.effect === 'ask' ? `${why} This call requires approval; no approval channel is configured, so it is denied. Do not retry.` : why;
       this.audit.record({ event: 'call.completed', ...auditBase, decision: 'deny', outcome: 'denied', durationMs: this.now() - startedAt });
-      return { content: [{ type: 'text', text }], isError: true };
+      return denial(text);
     }
     if (decision.limitKeys?.length) this.runtime.usage.record(decision.limitKeys, this.now());
 
+    const call: CallContext = { callId, session, route, label: undefined };
     try {
       const upstream = await this.registry.forSession(route.upstream, session.id);
-      const result = await this.forwardCall(caller, upstream, route, args, meta);
+      const result = await this.forwardCall(caller, upstream, call, args, meta);
       const outcome = 'resultType' in result && result.resultType === 'input_required' ? 'input-required' : (result as CallToolResult).isError ? 'tool-error' : 'ok';
-      this.audit.record({ event: 'call.completed', ...auditBase, decision: 'allow', rule: decision.rule?.path, outcome, durationMs: this.now() - startedAt });
+      this.audit.record({ event: 'call.completed', ...auditBase, decision: 'allow', rule: decision.rule?.path, outcome, durationMs: this.now() - startedAt, ...(call.label ? { taint: call.label } : {}) });
       return result;
     } catch (error) {
       const gatewayError = this.upstreamFailure(route.upstream, error);
@@ -168,14 +209,44 @@ export class Pipeline {
     }
   }
 
-  private async forwardCall(caller: Caller, upstream: Upstream, route: ToolRoute, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined): Promise<CallToolResult | InputRequiredResult> {
+  /**
+   * The session's taint applied to the policy's decision: hidden characters in the arguments,
+   * a tainted or suspicious session calling a sink, arguments copied from tainted content.
+   * Only ever stricter than the policy.
+   */
+  private escalate(session: Session, name: string, facts: ToolFacts, args: Record<string, unknown> | undefined, decision: Decision): Decision & { escalatedBy?: string } {
+    const taint = this.runtime.taint;
+    const argsHidden = args ? stripHiddenDeep(args, { keys: false }).removed : 0;
+    const provenance = session.taint.tainted && args ? this.provenanceOf(session).match(args, { minCopiedChars: taint.minCopiedChars }) : [];
+    // What the client sent before any outside content arrived is its own, never "copied" later.
+    if (!session.taint.tainted && args && this.taintActive) this.provenanceOf(session).addTrusted(args);
+    return escalate(decision, { tool: { name, ...facts }, session: session.taint, provenance, argsHidden }, taint);
+  }
+
+  private provenanceOf(session: Session): ProvenanceIndex {
+    session.provenance ??= createProvenanceIndex({
+      maxEntries: 4_096,
+      maxWindows: 131_072,
+      windowChars: this.runtime.taint.minCopiedChars,
+      seed: randomInt(2 ** 31),
+    });
+    return session.provenance;
+  }
+
+  /** True when some upstream can taint a session; otherwise no provenance work is done at all. */
+  private get taintActive(): boolean {
+    return this.registry.upstreams.some((u) => u.config.trust === 'external' || (u.config.taintSources?.length ?? 0) > 0);
+  }
+
+  private async forwardCall(caller: Caller, upstream: Upstream, call: CallContext, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined): Promise<CallToolResult | InputRequiredResult> {
+    const route = call.route;
     // A retry must come from the same session, for the same tool and arguments.
     const binding = `${caller.session.id}\n${route.exposed}\n${argsDigest(args ?? {})}`;
     if (Continuations.isToken(caller.requestState)) {
       const parked = this.continuations.resume(caller.requestState, binding);
       if (!parked) throw new GatewayError('INVALID_PARAMS', 'unknown or expired requestState for this call: call the tool again without it');
       parked.answer(caller.inputResponses);
-      return this.drive(caller, upstream, parked as ParkedCall<unknown>, binding);
+      return this.drive(caller, upstream, call, parked as ParkedCall<unknown>, binding);
     }
     const client = upstream.requireClient();
     const params: Record<string, unknown> = { name: route.tool.name, ...(args ? { arguments: args } : {}) };
@@ -200,11 +271,11 @@ export class Pipeline {
         .finally(stopProgress),
     );
     const entry: InFlight = { caller, upstream, startedAt: this.now(), parked };
-    return this.drive(caller, upstream, parked, binding, entry);
+    return this.drive(caller, upstream, call, parked, binding, entry);
   }
 
   /** Runs a call until it has a result, or parks it when its upstream asks a 2026-era client something. */
-  private async drive(caller: Caller, upstream: Upstream, parked: ParkedCall<unknown>, binding: string, fresh?: InFlight): Promise<CallToolResult | InputRequiredResult> {
+  private async drive(caller: Caller, upstream: Upstream, call: CallContext, parked: ParkedCall<unknown>, binding: string, fresh?: InFlight): Promise<CallToolResult | InputRequiredResult> {
     const entry = fresh ?? [...this.inFlight].find((f) => f.parked === parked) ?? { caller, upstream, startedAt: this.now(), parked };
     entry.caller = caller;
     this.inFlight.add(entry);
@@ -226,17 +297,47 @@ export class Pipeline {
         const since = this.now() - entry.lastProgress.at;
         if (since < PROGRESS_GAP_MS) await new Promise((resolve) => setTimeout(resolve, PROGRESS_GAP_MS - since));
       }
-      return this.finishResult(raw);
+      return this.finishResult(raw, call);
     } finally {
       caller.signal.removeEventListener('abort', onAbort);
       if (!suspended) this.inFlight.delete(entry);
     }
   }
 
-  /** Redaction and the size cap, applied to every result that reaches a client. */
-  private finishResult(result: CallToolResult): CallToolResult {
-    const redacted = this.opts.redact(result);
-    return capResultSize(redacted, this.opts.maxResultBytes);
+  /**
+   * Every result on its way to the client: tainted sources are labelled, sanitised and wrapped
+   * (and taint the session); all results are redacted and size-capped.
+   */
+  private finishResult(raw: CallToolResult, call: CallContext): CallToolResult {
+    const { session, route } = call;
+    let result: CallToolResult;
+    if (route.upstream.isTaintSource(route.tool.name)) {
+      const out = labelResult(raw, {
+        source: route.exposed,
+        callId: call.callId,
+        boundary: session.boundary,
+        wrap: this.runtime.taint.wrap,
+        redact: this.opts.redact,
+        toolNames: this.registry.toolNames,
+      });
+      session.taint = recordTaint(session.taint, out.label);
+      this.provenanceOf(session).add(out.texts, { source: route.exposed, callId: call.callId });
+      call.label = { ...out.label, removed: out.removed, markers: out.markers.map((m) => `${m.kind}:${m.severity}`) };
+      result = out.result;
+    } else {
+      result = removeTaintLabel(this.opts.redact(raw));
+      if (this.taintActive) this.provenanceOf(session).addTrusted(result);
+    }
+    return capResultSize(result, this.opts.maxResultBytes);
+  }
+
+  /** Labels a resource or prompt from a tainted source, and taints the session with it. */
+  private labelled<T>(session: Session, source: string, label: (ctx: LabelContext) => LabelOutcome<T>): T {
+    const callId = `r-${randomUUID()}`;
+    const out = label({ source, callId, boundary: session.boundary, wrap: this.runtime.taint.wrap, redact: this.opts.redact, toolNames: this.registry.toolNames });
+    session.taint = recordTaint(session.taint, out.label);
+    this.provenanceOf(session).add(out.texts, { source, callId });
+    return out.result;
   }
 
   // ---- server→client requests -----------------------------------------------------------------
@@ -301,7 +402,8 @@ export class Pipeline {
     try {
       const target = await this.registry.forSession(upstream, caller.session.id);
       const result = await target.requireClient().readResource({ uri }, { signal: caller.signal, timeout: this.opts.callTimeoutMs, cacheMode: 'bypass' });
-      return this.opts.redact(result);
+      if (!upstream.isTaintSource(uri)) return removeTaintLabel(this.opts.redact(result));
+      return this.labelled(caller.session, uri, (ctx) => labelReadResource(result, ctx));
     } catch (error) {
       throw this.upstreamFailure(upstream, error);
     }
@@ -351,7 +453,8 @@ export class Pipeline {
       if (caller.requestState !== undefined) params.requestState = caller.requestState;
       const raw = (await client.request({ method: 'prompts/get', params } as never, { signal: caller.signal, timeout: this.opts.callTimeoutMs, allowInputRequired: true })) as unknown as GetPromptResult | InputRequiredResult;
       if (isInputRequired(raw)) return relayInputRequired(raw);
-      return this.opts.redact(raw);
+      if (!route.upstream.isTaintSource(route.prompt.name)) return removeTaintLabel(this.opts.redact(raw));
+      return this.labelled(caller.session, name, (ctx) => labelPrompt(raw, ctx));
     } catch (error) {
       throw this.upstreamFailure(route.upstream, error);
     }
@@ -415,6 +518,21 @@ export class Pipeline {
     if (/abort|cancel/i.test(text)) return new GatewayError('UPSTREAM_UNAVAILABLE', `request cancelled`);
     return upstream.unavailable(text);
   }
+}
+
+/**
+ * What the client is told about a call that may not run: the policy's rule and reason, or, when
+ * taint escalated an allowed call, the taint reasons (which name the content's source).
+ */
+function explainRefusal(decision: Decision & { escalatedBy?: string }, policyReasonCount: number): string {
+  const added = decision.reasons.slice(policyReasonCount);
+  if (!decision.escalatedBy || added.length === 0) return formatDenial({ ...decision, effect: 'deny' });
+  const rule = decision.rule ? ` Policy rule ${decision.rule.path} alone would allow this call.` : '';
+  return `Denied by taint policy: ${added.join('; ')}.${rule}`;
+}
+
+function denial(text: string): CallToolResult {
+  return { content: [{ type: 'text', text }], isError: true };
 }
 
 function toolFacts(route: ToolRoute): ToolFacts {

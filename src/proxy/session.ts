@@ -5,6 +5,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { ClientCapabilities, LoggingLevel } from '@modelcontextprotocol/server';
+import type { ProvenanceIndex, SessionTaint } from '../taint/index.js';
 
 export type Era = 'legacy' | 'modern';
 
@@ -18,6 +19,12 @@ export interface Session {
   clientCapabilities: ClientCapabilities | undefined;
   logLevel: LoggingLevel | undefined;
   readonly subscriptions: Set<string>;
+  /** What tainted content the session has seen; replaced, never mutated (taint never decays). */
+  taint: SessionTaint;
+  /** Random per session: tainted text is wrapped in `<untrusted-content-BOUNDARY …>`. */
+  readonly boundary: string;
+  /** Entities and text of tainted content, created on first use. */
+  provenance: ProvenanceIndex | undefined;
   /** Pushes a notification to this session's client (legacy sessions, stdio); absent when it cannot. */
   push: ((method: string, params: Record<string, unknown>) => Promise<void>) | undefined;
 }

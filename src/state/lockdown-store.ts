@@ -57,7 +57,7 @@ export async function readLockdownFile(file: string): Promise<LockdownState> {
     text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return NO_LOCKDOWN;
-    throw new LockdownStateError(`${file}: cannot read the lockdown state (${(error as NodeJS.ErrnoException).code ?? String(error)}); fix its permissions`, { cause: error });
+    throw new LockdownStateError(`${file}: cannot read the lockdown state (${(error as NodeJS.ErrnoException).code ?? String(error)}); check that gateway.state is a folder the gateway may read`, { cause: error });
   }
   let data: unknown;
   try {

@@ -137,6 +137,12 @@ describe('diffPolicies', () => {
     expect(def.removed.map((r) => `${r.kind}:${r.name}`)).toEqual(['resource:docs://a/**', 'prompt:p__x']);
   });
 
+  it('compares resource patterns when the catalog lists tools only', () => {
+    const a = configOf({ default: { resources: [{ allow: 'docs://a/**' }] } });
+    const b = configOf({ default: { resources: [{ allow: 'docs://a/**' }, { allow: 'docs://hr/**' }] } });
+    expect(agent(diffPolicies(a, b, catalog), 'default').becamePossible.map((c) => `${c.kind}:${c.name}`)).toEqual(['resource:docs://hr/**']);
+  });
+
   it('reports added and removed limits', () => {
     const a = configOf({ default: { rules: [{ allow: 'x' }], limits: [{ match: 'a', max: 1, per: '1m' }] } });
     const b = configOf({ default: { rules: [{ allow: 'x' }], limits: [{ match: 'b', max: 1, per: '1m' }] } });

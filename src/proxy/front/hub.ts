@@ -4,7 +4,9 @@
  * see them.
  */
 import type { Server } from '@modelcontextprotocol/server';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../log.js';
+import { CLEAN_SESSION } from '../../taint/index.js';
 import { SessionTable, type Era, type Session } from '../session.js';
 
 export type ListKinds = { tools: boolean; resources: boolean; prompts: boolean };
@@ -37,6 +39,9 @@ export class FrontHub {
       clientCapabilities: undefined,
       logLevel: undefined,
       subscriptions: new Set(),
+      taint: CLEAN_SESSION,
+      boundary: randomBytes(12).toString('hex'),
+      provenance: undefined,
       push: server ? (method, params) => server.notification({ method, params } as never) : undefined,
     };
   }

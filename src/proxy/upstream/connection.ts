@@ -22,6 +22,7 @@ import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotoc
 import { isStdioServer, type ServerConfig } from '../../config/index.js';
 import { GatewayError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { compileGlob } from '../../policy/index.js';
 import { killTree } from './process-tree.js';
 
 export type UpstreamState = 'starting' | 'up' | 'down' | 'closed';
@@ -81,9 +82,14 @@ export class Upstream {
   private readonly log: Logger;
   private readonly hooks: UpstreamHooks;
 
+  /** Results of this tool are tainted: an external server's, or one listed in `taintSources`. */
+  readonly isTaintSource: (toolName: string) => boolean;
+
   constructor(name: string, config: ServerConfig, deps: { log: Logger; hooks: UpstreamHooks }) {
     this.name = name;
     this.config = config;
+    const sources = (config.taintSources ?? []).map((p) => compileGlob(p));
+    this.isTaintSource = config.trust === 'external' ? () => true : (toolName) => sources.some((m) => m(toolName));
     this.prefix = config.prefix ?? name;
     this.log = deps.log.child({ upstream: name });
     this.hooks = deps.hooks;

@@ -6,6 +6,8 @@
 import { UriTemplate, type Prompt, type Resource, type ResourceTemplateType as ResourceTemplate, type ServerCapabilities, type Tool } from '@modelcontextprotocol/server';
 import type { ServerConfig } from '../../config/index.js';
 import type { Logger } from '../../log.js';
+import { hasHidden, sanitizeToolDefinition, type DefinitionChange } from '../../taint/index.js';
+import type { PinStore } from '../pins.js';
 import { NAME_SEPARATOR, exposedName } from '../names.js';
 import { Upstream, type UpstreamHooks } from './connection.js';
 
@@ -25,6 +27,9 @@ export interface PromptRoute {
 
 interface Index {
   tools: Map<string, ToolRoute>;
+  blocked: Map<string, BlockedTool>;
+  /** Exposed tool names, one stable array per catalog (injection markers look for mentions). */
+  toolNames: readonly string[];
   prompts: Map<string, PromptRoute>;
   resources: Map<string, { upstream: Upstream; resource: Resource }>;
   templates: Array<{ upstream: Upstream; template: ResourceTemplate; matcher: UriTemplate | undefined }>;
@@ -33,19 +38,35 @@ interface Index {
 export interface RegistryEvents {
   /** Lists changed: which kinds changed, for list_changed notifications. */
   onListsChanged(kinds: { tools: boolean; resources: boolean; prompts: boolean }): void;
+  /** A pinned tool definition changed: the tool is blocked until an admin approves it. */
+  onPinChanged?(change: BlockedTool): void;
+}
+
+/** A tool withheld from clients, and why. */
+export interface BlockedTool {
+  exposed: string;
+  upstream: string;
+  tool: string;
+  reason: string;
+  changes?: DefinitionChange[];
+  digest?: string;
 }
 
 export class UpstreamRegistry {
   readonly upstreams: Upstream[];
-  private index: Index = { tools: new Map(), prompts: new Map(), resources: new Map(), templates: [] };
+  private index: Index = { tools: new Map(), blocked: new Map(), toolNames: [], prompts: new Map(), resources: new Map(), templates: [] };
+  private readonly pins: PinStore | undefined;
+  /** Pin changes already reported, so each new digest is reported once. */
+  private readonly reportedPins = new Set<string>();
   private readonly perSession = new Map<string, Map<string, Upstream>>();
   private readonly log: Logger;
   private readonly hooks: UpstreamHooks;
   private readonly events: RegistryEvents;
   private lastSignature = { tools: '', resources: '', prompts: '' };
 
-  constructor(servers: Readonly<Record<string, ServerConfig>>, deps: { log: Logger; hooks: Omit<UpstreamHooks, 'onCatalogChanged'>; events: RegistryEvents }) {
+  constructor(servers: Readonly<Record<string, ServerConfig>>, deps: { log: Logger; hooks: Omit<UpstreamHooks, 'onCatalogChanged'>; events: RegistryEvents; pins?: PinStore }) {
     this.log = deps.log;
+    this.pins = deps.pins;
     this.events = deps.events;
     this.hooks = { ...deps.hooks, onCatalogChanged: () => this.rebuild() };
     this.upstreams = Object.entries(servers).map(([name, cfg]) => new Upstream(name, cfg, { log: deps.log, hooks: this.hooks }));
@@ -62,9 +83,10 @@ export class UpstreamRegistry {
   }
 
   private rebuild(): void {
-    const next: Index = { tools: new Map(), prompts: new Map(), resources: new Map(), templates: [] };
-    for (const upstream of this.upstreams) {
-      if (upstream.state !== 'up') continue;
+    const next: Index = { tools: new Map(), blocked: new Map(), toolNames: [], prompts: new Map(), resources: new Map(), templates: [] };
+    const up = this.upstreams.filter((u) => u.state === 'up');
+    const names = up.flatMap((u) => u.catalog.tools.map((t) => exposedName(u.prefix, t.name)));
+    for (const upstream of up) {
       for (const tool of upstream.catalog.tools) {
         const exposed = exposedName(upstream.prefix, tool.name);
         const existing = next.tools.get(exposed);
@@ -72,15 +94,25 @@ export class UpstreamRegistry {
           this.log.error({ tool: exposed, kept: existing.upstream.name, dropped: upstream.name }, `tool ${exposed} is offered by both ${existing.upstream.name} and ${upstream.name}; keeping ${existing.upstream.name}`);
           continue;
         }
-        next.tools.set(exposed, { exposed, upstream, tool, listed: true });
+        const withheld = this.withhold(upstream, tool, exposed);
+        if (withheld) {
+          next.blocked.set(exposed, withheld);
+          continue;
+        }
+        const clean = sanitizeToolDefinition(tool, names);
+        // A description naming another tool is ordinary; hidden characters or instructions are not.
+        if (clean.removed > 0 || clean.markers.some((m) => m.severity === 'high')) {
+          this.log.warn({ tool: exposed, removed: clean.removed, markers: clean.markers.map((m) => m.kind) }, 'tool definition carried hidden characters or injection markers; listing it sanitised');
+        }
+        next.tools.set(exposed, { exposed, upstream, tool: clean.tool, listed: true });
       }
       for (const prompt of upstream.catalog.prompts) {
         const exposed = exposedName(upstream.prefix, prompt.name);
-        if (next.prompts.has(exposed)) continue;
-        next.prompts.set(exposed, { exposed, upstream, prompt });
+        if (next.prompts.has(exposed) || hasHidden(prompt.name)) continue;
+        next.prompts.set(exposed, { exposed, upstream, prompt: sanitizeToolDefinition(prompt).tool });
       }
       for (const resource of upstream.catalog.resources) {
-        if (!next.resources.has(resource.uri)) next.resources.set(resource.uri, { upstream, resource });
+        if (!next.resources.has(resource.uri)) next.resources.set(resource.uri, { upstream, resource: sanitizeToolDefinition(resource).tool });
       }
       for (const template of upstream.catalog.resourceTemplates) {
         let matcher: UriTemplate | undefined;
@@ -89,9 +121,10 @@ export class UpstreamRegistry {
         } catch {
           matcher = undefined;
         }
-        next.templates.push({ upstream, template, matcher });
+        next.templates.push({ upstream, template: sanitizeToolDefinition(template).tool, matcher });
       }
     }
+    next.toolNames = [...next.tools.keys()];
     this.index = next;
     const signature = {
       tools: JSON.stringify([...next.tools.values()].map((r) => [r.exposed, r.tool])),
@@ -105,6 +138,52 @@ export class UpstreamRegistry {
     };
     this.lastSignature = signature;
     if (changed.tools || changed.resources || changed.prompts) this.events.onListsChanged(changed);
+  }
+
+  /** A tool that must not be listed or called (name with hidden characters, or a changed pin). */
+  private withhold(upstream: Upstream, tool: Tool, exposed: string): BlockedTool | undefined {
+    if (hasHidden(tool.name)) {
+      return { exposed, upstream: upstream.name, tool: tool.name, reason: `the tool name ${JSON.stringify(tool.name)} contains hidden characters` };
+    }
+    if (!this.pins) return undefined;
+    const check = this.pins.check(`${upstream.name}/${tool.name}`, tool, upstream.instructions);
+    if (check.status !== 'changed') return undefined;
+    const blocked: BlockedTool = {
+      exposed,
+      upstream: upstream.name,
+      tool: tool.name,
+      reason: `the definition of ${exposed} changed since it was pinned (${(check.changes ?? []).map((c) => c.path || '/').join(', ')}); an admin must approve it with \`portcullis pins approve ${exposed}\``,
+      ...(check.changes ? { changes: check.changes } : {}),
+      digest: check.digest,
+    };
+    const reportKey = `${upstream.name}/${tool.name}@${check.digest}`;
+    if (!this.reportedPins.has(reportKey)) {
+      this.reportedPins.add(reportKey);
+      this.log.error({ tool: exposed, changes: blocked.changes }, 'pinned tool definition changed; tool blocked');
+      this.events.onPinChanged?.(blocked);
+    }
+    return blocked;
+  }
+
+  /** Why a tool is withheld, if it is. */
+  blockedTool(exposed: string): BlockedTool | undefined {
+    return this.index.blocked.get(exposed);
+  }
+
+  blockedTools(): Iterable<BlockedTool> {
+    return this.index.blocked.values();
+  }
+
+  /** Exposed tool names (stable per catalog). */
+  get toolNames(): readonly string[] {
+    return this.index.toolNames;
+  }
+
+  /** Re-reads pins (after an admin approved or reset them) and rebuilds the lists. */
+  reloadPins(): void {
+    this.pins?.reload();
+    this.reportedPins.clear();
+    this.rebuild();
   }
 
   tools(): Iterable<ToolRoute> {

@@ -1,0 +1,13 @@
+import { stringify } from 'yaml';
+import { generatePolicyConfig } from '/work/main/bench/sections/policy.ts';
+import { parseConfigText } from '/work/main/src/config/index.ts';
+import { parseYaml } from '/work/main/src/config/yaml-source.ts';
+import { ConfigSchema } from '/work/main/src/config/schema.ts';
+import { checkSemantics } from '/work/main/src/config/checks.ts';
+const n = Number(process.argv[2]);
+const text = stringify(generatePolicyConfig(n, 1000));
+let t = performance.now();
+const p = parseYaml(text); console.log('yaml', performance.now() - t); t = performance.now();
+const r = ConfigSchema.safeParse(p.data); console.log('zod', performance.now() - t, r.success); t = performance.now();
+checkSemantics(p.data); console.log('checks', performance.now() - t); t = performance.now();
+await parseConfigText(text, 'x.yaml', {}, () => Promise.reject(new Error('x'))); console.log('total', performance.now() - t);

@@ -1,0 +1,13 @@
+import { stringify } from 'yaml';
+import { generatePolicyConfig } from '../sections/policy.ts';
+import { parseConfigText } from '../../src/config/index.ts';
+import { parseYaml } from '../../src/config/yaml-source.ts';
+import { ConfigSchema } from '../../src/config/schema.ts';
+import { checkSemantics } from '../../src/config/checks.ts';
+const n = Number(process.argv[2]);
+const text = stringify(generatePolicyConfig(n, 1000), { aliasDuplicateObjects: false });
+let t = performance.now();
+const p = parseYaml(text); console.log('parseYaml', performance.now() - t); t = performance.now();
+const r = ConfigSchema.safeParse(p.data); console.log('zod', performance.now() - t, r.success); t = performance.now();
+checkSemantics(p.data); console.log('checks', performance.now() - t); t = performance.now();
+await parseConfigText(text, 'x.yaml', {}, () => Promise.reject(new Error('x'))); console.log('total', performance.now() - t);

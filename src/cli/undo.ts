@@ -1,0 +1,92 @@
+/**
+ * `portcullis undo CALL_ID [--url URL] [--token TOKEN] [--json]`: asks the running gateway
+ * (`POST /api/calls/:id/undo`) to run the compensating call declared for that call.
+ */
+import { parseArgs } from 'node:util';
+import { EXIT, errorText, processIo, usageError, type CliIo } from './command-io.js';
+
+const HELP = `usage: portcullis undo CALL_ID [--url URL] [--token TOKEN] [--json]
+
+Runs the compensating call a rule declared with undo: for a call that succeeded (see
+'portcullis audit' for call ids). Only the agent's owner or an admin may undo, and only once.
+
+  --url URL      gateway base URL (default: $PORTCULLIS_URL or http://127.0.0.1:8787)
+  --token TOKEN  reviewer or admin bearer token (default: $PORTCULLIS_TOKEN)
+  --json         print the gateway's answer as JSON
+`;
+
+const DEFAULT_URL = 'http://127.0.0.1:8787';
+const REQUEST_TIMEOUT_MS = 130_000;
+
+function messageOf(json: unknown, fallback: string): string {
+  const body = json as { error?: unknown; message?: unknown } | undefined;
+  if (body?.error && typeof body.error === 'object' && typeof (body.error as { message?: unknown }).message === 'string') return (body.error as { message: string }).message;
+  if (typeof body?.message === 'string') return body.message;
+  if (typeof body?.error === 'string') return body.error;
+  return fallback;
+}
+
+export async function undoCommand(argv: string[], io: CliIo = processIo()): Promise<number> {
+  let values;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      options: {
+        url: { type: 'string' },
+        token: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+      strict: true,
+    }));
+  } catch (error) {
+    return usageError(io, 'undo', errorText(error), HELP);
+  }
+  if (values.help) {
+    io.out(HELP);
+    return EXIT.OK;
+  }
+  const [callId, ...extra] = positionals;
+  if (!callId) return usageError(io, 'undo', 'name the call to undo: portcullis undo CALL_ID', HELP);
+  if (extra.length > 0) return usageError(io, 'undo', `unexpected argument '${extra[0]}'`, HELP);
+  const base = (values.url ?? io.env.PORTCULLIS_URL ?? DEFAULT_URL).replace(/\/+$/, '').replace(/\/mcp$/, '');
+  const token = values.token ?? io.env.PORTCULLIS_TOKEN;
+
+  let response: Response;
+  try {
+    response = await fetch(`${base}/api/calls/${encodeURIComponent(callId)}/undo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-portcullis-csrf': '1', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: '{}',
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    io.err(`portcullis undo: no gateway answered at ${base} (${cause?.code ?? cause?.message ?? errorText(error)}); pass --url or set PORTCULLIS_URL\n`);
+    return EXIT.CANNOT_RUN;
+  }
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  if (!response.ok) {
+    const message = messageOf(json, text.slice(0, 300) || `HTTP ${response.status}`);
+    const advice =
+      response.status === 401 ? '\n  pass a reviewer or admin token with --token or PORTCULLIS_TOKEN (portcullis token --sub NAME --role admin)' : '';
+    io.err(`portcullis undo: ${message} (HTTP ${response.status})${advice}\n`);
+    return response.status >= 500 && response.status !== 502 ? EXIT.CANNOT_RUN : EXIT.FAILED;
+  }
+  if (values.json) {
+    io.out(`${JSON.stringify(json, null, 2)}\n`);
+  } else {
+    const answer = json as { tool?: string; result?: { content?: Array<{ type: string; text?: string }> } } | undefined;
+    const detail = answer?.result?.content?.find((c) => c.type === 'text')?.text;
+    io.out(`undone: call ${callId} with ${answer?.tool ?? 'its undo tool'}${detail ? `\n${detail}` : ''}\n`);
+  }
+  return EXIT.OK;
+}

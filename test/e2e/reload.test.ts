@@ -1,0 +1,67 @@
+/**
+ * Hot reload (SPEC §3): a policy file drives a real upstream through the gateway. While a client
+ * stays connected, edits written to disk change the next call's decision; an invalid edit leaves
+ * the running policy in force and the gateway logs every error with its YAML path.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Client } from '@modelcontextprotocol/client';
+import { fixtureServer, httpClient, startHttpGateway, tempConfig, textOf, type RunningGateway, type TempConfig } from '../helpers/gateway.js';
+
+const SERVERS = { flaky: fixtureServer('flaky-server.ts', { protocol: 'legacy' }) };
+const policyWith = (rules: unknown[]) => ({ servers: SERVERS, agents: { default: { rules } } });
+
+let cfg: TempConfig;
+let gw: RunningGateway;
+let client: Client;
+
+beforeAll(async () => {
+  cfg = tempConfig(policyWith([{ allow: 'flaky__echo' }]));
+  gw = await startHttpGateway(cfg.file);
+  client = await httpClient(gw.url);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await gw?.stop();
+  cfg?.cleanup();
+});
+
+async function echo(text: string): Promise<{ isError: boolean; text: string }> {
+  const result = await client.callTool({ name: 'flaky__echo', arguments: { text } });
+  return { isError: result.isError === true, text: textOf(result) };
+}
+
+const WAIT = { timeout: 10_000, interval: 100 };
+
+describe('policy hot reload with a connected client', () => {
+  it('applies a rule change written to disk to the next call', async () => {
+    expect(await echo('before')).toEqual({ isError: false, text: 'before' });
+
+    cfg.write(policyWith([{ allow: 'flaky__echo' }, { deny: 'flaky__echo', reason: 'Echo is switched off.' }]));
+    await vi.waitFor(async () => {
+      expect(await echo('after')).toEqual({ isError: true, text: 'Denied by policy (rule agents.default.rules[1]): Echo is switched off.' });
+    }, WAIT);
+  });
+
+  it('keeps the running policy when an edit fails validation, and logs the error with its YAML path', async () => {
+    // Would allow echo again, but `readonly` is not a key (readOnly is).
+    cfg.write(policyWith([{ allow: 'flaky__echo', readonly: true }]));
+    await vi.waitFor(() => expect(gw.stderr()).toContain('agents.default.rules[0].readonly'), WAIT);
+    expect(gw.stderr()).toMatch(/reload rejected; the running policy stays in force/);
+    expect(await echo('still off')).toMatchObject({ isError: true, text: expect.stringContaining('Echo is switched off.') });
+  });
+
+  it('keeps the running policy when an edit passes the schema but does not compile', async () => {
+    cfg.write(policyWith([{ allow: 'flaky__echo', where: { text: { regex: '([a-z' } } }]));
+    await vi.waitFor(() => expect(gw.stderr()).toContain('agents.default.rules[0].where.text.regex'), WAIT);
+    expect(await echo('still off')).toMatchObject({ isError: true, text: expect.stringContaining('Echo is switched off.') });
+  });
+
+  it('applies a valid edit made after the invalid ones', async () => {
+    cfg.write(policyWith([{ allow: 'flaky__echo', where: { text: { maxLength: 5 } } }]));
+    await vi.waitFor(async () => expect(await echo('short')).toEqual({ isError: false, text: 'short' }), WAIT);
+    const long = await echo('much too long');
+    expect(long.isError).toBe(true);
+    expect(long.text).toMatch(/^Denied by policy: no rule allows flaky__echo for agent default/);
+  });
+});
