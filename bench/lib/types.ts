@@ -9,8 +9,8 @@ export interface BenchOptions {
   readonly runs: number;
   /** Measured time per scenario run, in ms (warm-up comes on top). */
   readonly durationMs: number;
-  /** Calls made and discarded before measuring, per scenario run. */
-  readonly warmupCalls: number;
+  /** Calls made and discarded before measuring, per scenario run, in ms. */
+  readonly warmupMs: number;
   /** Repository root. */
   readonly root: string;
   /** Progress lines go here (stderr), never into the table. */

@@ -72,6 +72,13 @@ export async function createApprovals(opts: ApprovalsOptions): Promise<Approvals
     return base?.replace(/\/+$/, '');
   };
 
+  /** Takes the journal to the disk without waiting for it. */
+  function syncSoon(): Promise<void> {
+    const synced = store.sync().catch((error: unknown) => log.error({ err: error instanceof Error ? error.message : String(error) }, 'approval state could not be synced to disk'));
+    track(synced);
+    return synced;
+  }
+
   function track(p: Promise<unknown>): void {
     background.add(p);
     void p.finally(() => background.delete(p));
@@ -223,6 +230,7 @@ export async function createApprovals(opts: ApprovalsOptions): Promise<Approvals
       ...(reason ? { reason } : {}),
       durationMs: t - request.createdAt,
     });
+    syncSoon();
     log.info({ approval: next.id, outcome: next.status, by: decision.by, via: decision.via }, 'approval decided');
     emit('decided', next);
     waiters.wake(next.id);
@@ -254,9 +262,9 @@ export async function createApprovals(opts: ApprovalsOptions): Promise<Approvals
     const granted = grant ? store.get(grant.requestId) : undefined;
     if (granted) return { status: 'approved', request: granted };
     if (approvedOnce) {
-      // Durable before the call runs: a crash must not let the same approval run it twice.
+      // Written before the call runs, so a crashed gateway cannot run it twice with one approval.
       const used: ApprovalRequest = { ...approvedOnce, status: 'used', usedAt: t };
-      store.put(used, { durable: true });
+      store.put(used);
       schedule(used);
       return { status: 'approved', request: used };
     }
@@ -299,7 +307,9 @@ export async function createApprovals(opts: ApprovalsOptions): Promise<Approvals
   const approvals: Approvals = {
     check(subject) {
       assertOpen();
-      return check(subject);
+      const checked = check(subject);
+      if (checked.status === 'approved' && checked.request.status === 'used') void syncSoon();
+      return checked;
     },
 
     async hold(subject, holdOpts: HoldOptions): Promise<HoldOutcome> {
@@ -310,6 +320,7 @@ export async function createApprovals(opts: ApprovalsOptions): Promise<Approvals
       let asked = false;
       for (;;) {
         const checked = check(subject);
+        if (checked.status === 'approved' && checked.request.status === 'used') await syncSoon(); // on the disk before the call runs
         if (checked.status !== 'none') return checked;
         const request = open(subject);
         waitingOn = request;
@@ -399,7 +410,9 @@ export async function createApprovals(opts: ApprovalsOptions): Promise<Approvals
       store.useLink(claims.jti, claims.exp);
       const note = claims.decision === 'approve' ? extra.note : undefined;
       const reason = claims.decision === 'deny' ? extra.reason : undefined;
-      return settle(request, claims.decision === 'approve', { by: `signed-link:${claims.jti.slice(0, 8)}`, via: 'link', scope: 'once', ...(note ? { note } : {}), ...(reason ? { reason } : {}) });
+      const decided = settle(request, claims.decision === 'approve', { by: `signed-link:${claims.jti.slice(0, 8)}`, via: 'link', scope: 'once', ...(note ? { note } : {}), ...(reason ? { reason } : {}) });
+      await syncSoon();
+      return decided;
     },
 
     subscribe(listener) {
@@ -419,7 +432,7 @@ export async function createApprovals(opts: ApprovalsOptions): Promise<Approvals
           await webhooks.close();
         } finally {
           listeners.clear();
-          store.close();
+          await store.close();
         }
       })();
       return closing;

@@ -3,17 +3,18 @@
  * kept in memory and persisted under the state folder.
  *
  * `approvals.json` is a snapshot written atomically (temp file, fsync, rename, fsync of the
- * folder). Between snapshots every change is appended as one line to `approvals.journal`, so a
- * change costs one small write instead of rewriting the whole file; a crash loses at most the
- * line being written. Changes that prevent a second execution (an approve-once being used, a
- * signed link being used) are also fsynced before they return. Each line carries a sequence
- * number and the snapshot records the last one it contains, so a crash between the rename and
- * the journal's truncation never replays older states over newer ones.
+ * folder). Between snapshots every change is appended as one line to `approvals.journal` with a
+ * single write, so a change costs one small write instead of rewriting the whole file, and a
+ * crash of the gateway loses at most the line being written. `sync()` takes the journal to the
+ * disk (fdatasync off the event loop, shared by everyone waiting at the time): callers await it
+ * where a lost line could let something run twice. Each line carries a sequence number and the
+ * snapshot records the last one it contains, so a crash between the rename and the journal's
+ * truncation never replays older states over newer ones.
  *
  * Bounded: decided requests beyond `maxHistory` are dropped oldest first; session grants beyond
  * `maxGrants`, too; used link ids are forgotten once their link has expired.
  */
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as z from 'zod';
 import type { Logger } from '../log.js';
@@ -130,6 +131,10 @@ export class ApprovalStore {
   private journal: number | undefined;
   private journalLines = 0;
   private seq = 0;
+  /** The last sequence number known to be on the disk. */
+  private synced = 0;
+  private runningSync: Promise<void> | undefined;
+  private queuedSync: Promise<void> | undefined;
 
   private constructor(dir: string, opts: { log: Logger; now: () => number; limits: StoreLimits }) {
     this.file = join(dir, 'approvals.json');
@@ -173,26 +178,26 @@ export class ApprovalStore {
     return out;
   }
 
-  /** Stores a new state of a request (replacing the old object). `durable`: fsync before returning. */
-  put(request: ApprovalRequest, opts: { durable?: boolean } = {}): void {
+  /** Stores a new state of a request (replacing the old object). */
+  put(request: ApprovalRequest): void {
     this.apply({ op: 'put', request });
-    this.append({ op: 'put', request }, opts.durable ?? false);
+    this.append({ op: 'put', request });
   }
 
   addGrant(grant: SessionGrant): void {
     this.apply({ op: 'grant', grant });
-    this.append({ op: 'grant', grant }, false);
+    this.append({ op: 'grant', grant });
   }
 
   findGrant(agent: string, session: string, tool: string): SessionGrant | undefined {
     return this.grants.get(grantKey(agent, session, tool));
   }
 
-  /** Marks a link id used; false when it already was. Durable before it returns. */
+  /** Marks a link id used; false when it already was. */
   useLink(jti: string, exp: number): boolean {
     if (this.usedLinks.has(jti)) return false;
     this.apply({ op: 'link', jti, exp });
-    this.append({ op: 'link', jti, exp }, true);
+    this.append({ op: 'link', jti, exp });
     return true;
   }
 
@@ -200,8 +205,35 @@ export class ApprovalStore {
     return this.usedLinks.has(jti);
   }
 
-  /** Writes a snapshot and closes the journal. Idempotent. */
-  close(): void {
+  /**
+   * Resolves once everything appended so far is on the disk. Group commit: one fdatasync runs
+   * at a time, and the calls that arrive meanwhile share the next one.
+   */
+  sync(): Promise<void> {
+    if (this.journal === undefined || this.synced >= this.seq) return Promise.resolve();
+    const run = () => this.runSync();
+    this.queuedSync ??= (this.runningSync ?? Promise.resolve()).then(run, run);
+    return this.queuedSync;
+  }
+
+  private runSync(): Promise<void> {
+    this.queuedSync = undefined;
+    const fd = this.journal;
+    const upTo = this.seq;
+    if (fd === undefined) return Promise.resolve();
+    this.runningSync = new Promise<void>((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())))
+      .then(() => {
+        this.synced = Math.max(this.synced, upTo);
+      })
+      .finally(() => {
+        this.runningSync = undefined;
+      });
+    return this.runningSync;
+  }
+
+  /** Waits for syncs in flight, writes a snapshot and closes the journal. Idempotent. */
+  async close(): Promise<void> {
+    await Promise.allSettled([this.queuedSync, this.runningSync]);
     if (this.journal === undefined) return;
     try {
       this.compact();
@@ -279,11 +311,10 @@ export class ApprovalStore {
 
   // ---- on disk -------------------------------------------------------------------------------
 
-  private append(entry: JournalOp, durable: boolean): void {
+  private append(entry: JournalOp): void {
     if (this.journal === undefined) return;
     const line = JSON.stringify({ seq: ++this.seq, ...entry });
     writeSync(this.journal, `${line}\n`);
-    if (durable) fdatasyncSync(this.journal);
     this.journalLines += 1;
     if (this.journalLines > 1_000 + 2 * this.requests.size) this.compact();
   }
@@ -306,6 +337,7 @@ export class ApprovalStore {
       fsyncSync(this.journal);
     }
     this.journalLines = 0;
+    this.synced = this.seq;
   }
 
   private load(): void {

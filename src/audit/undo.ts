@@ -189,6 +189,8 @@ export function createUndoStore(options: { stateDir: string; maxEntries?: number
 export interface UndoPrincipal {
   name: string;
   roles: readonly string[];
+  /** Set when the principal is an agent identity: agents never undo. */
+  isAgent?: string;
 }
 
 export interface UndoOutcome {
@@ -262,9 +264,10 @@ export function createUndoService(deps: {
       }
       const base = { callId, agent: entry.agent, session: entry.session, tool: entry.undo.tool, undoes: entry.tool, by: principal.name };
       const isOwner = entry.owner !== undefined && entry.owner === principal.name;
-      if (!isOwner && !principal.roles.includes('admin')) {
+      if (principal.isAgent !== undefined || (!isOwner && !principal.roles.includes('admin'))) {
         audit.record({ event: 'undo.completed', ...base, outcome: 'FORBIDDEN' });
-        throw new GatewayError('FORBIDDEN', `only the owner of agent ${entry.agent}${entry.owner ? ` (${entry.owner})` : ''} or an admin may undo call ${callId}`);
+        const why = principal.isAgent !== undefined ? `${principal.name} is an agent identity; agents never undo calls` : `only the owner of agent ${entry.agent}${entry.owner ? ` (${entry.owner})` : ''} or an admin may undo call ${callId}`;
+        throw new GatewayError('FORBIDDEN', why);
       }
       if (entry.done) {
         throw new GatewayError('CONFLICT', `call ${callId} was already undone by ${entry.done.by} at ${new Date(entry.done.at).toISOString()}`);

@@ -75,13 +75,11 @@ async function runCheck(file: string, io: CliIo, live: boolean): Promise<{ repor
     loaded = await loadConfig(file, { env: io.env });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    errors.push(...error.issues.map((i) => fromConfigIssue(file, 'error', i)));
+    const unreadable = error.kind === 'unreadable';
+    const advice = unreadable ? { hint: 'pass the config with -c FILE (default: portcullis.yaml)' } : {};
+    errors.push(...error.issues.map((i) => fromConfigIssue(file, 'error', { ...advice, ...i })));
     warnings.push(...error.warnings.map((i) => fromConfigIssue(file, 'warning', i)));
-    if (error.kind === 'unreadable') {
-      errors[errors.length - 1] = { ...errors.at(-1)!, hint: 'pass the config with -c FILE (default: portcullis.yaml)' };
-      return { report: report(), exit: EXIT.CANNOT_RUN };
-    }
-    return { report: report() };
+    return unreadable ? { report: report(), exit: EXIT.CANNOT_RUN } : { report: report() };
   }
   warnings.push(...loaded.warnings.map((i) => fromConfigIssue(file, 'warning', i)));
 

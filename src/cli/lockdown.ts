@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Config, LoadedConfig } from '../config/index.js';
 import { NO_LOCKDOWN, type LockdownMode, type LockdownState } from '../policy/index.js';
-import { createLockdownStore, LOCKDOWN_FILE, lockdownJson, readLockdownFile } from '../state/lockdown-store.js';
+import { createLockdownStore, LOCKDOWN_FILE, lockdownJson, readLockdownFile } from '../state/index.js';
 import { EXIT, errorText, loadConfigOrExit, processIo, usageError, type CliIo } from './command-io.js';
 
 const HELP = `usage: portcullis lockdown on|off [--agent NAME] [--mode deny-all|read-only] [-c FILE] [--url URL] [--token TOKEN] [--json]

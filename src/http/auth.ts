@@ -5,7 +5,7 @@
  * ever carries the token.
  */
 import { createRemoteJWKSet, customFetch, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import type { Handler, MiddlewareHandler } from 'hono';
+import type { Context, Handler, MiddlewareHandler } from 'hono';
 import { isLoopbackHost, type GatewayConfig } from '../config/index.js';
 import type { AuditLog } from '../audit/log.js';
 import type { HttpIdentity } from '../proxy/front/http.js';
@@ -13,8 +13,20 @@ import type { Metrics } from './metrics.js';
 import { SESSION_COOKIE, loadLoginKey, signLoginToken, verifyLoginToken } from './login.js';
 import { remoteAddressOf } from './remote.js';
 
-/** A human acting on the approvals page or API. */
-export type Principal = { name: string; roles: string[] };
+/**
+ * Someone acting on the approvals page or API. `isAgent` is set when the token names an agent
+ * profile (an agent's own identity: it may never decide or undo its own calls).
+ */
+export type Principal = { name: string; roles: string[]; isAgent?: string };
+
+export interface PrincipalOptions {
+  /**
+   * Also accept a valid token without the reviewer/admin role (an agent's owner, or an agent
+   * identity marked `isAgent`); the route then decides what that principal may do.
+   * Default false: only reviewers and admins get through.
+   */
+  anyRole?: boolean;
+}
 export type AuthConfig = GatewayConfig['auth'];
 
 export const REVIEWER_ROLES: readonly string[] = ['reviewer', 'admin'];
@@ -29,8 +41,11 @@ export interface AuthenticatorOptions {
   auth: AuthConfig;
   /** Known agent profile names; a function when the config may be reloaded. */
   agents: readonly string[] | (() => readonly string[]);
-  /** Base URL clients reach the gateway at (no trailing slash needed). */
-  publicUrl: string;
+  /**
+   * Base URL clients reach the gateway at (trailing slash optional). A function when it is only
+   * known once the listener is bound (port 0).
+   */
+  publicUrl: string | (() => string);
   audit: AuditLog;
   /** `gateway.state`: holds `login.key` when there is no JWT secret. */
   stateDir?: string;
@@ -46,7 +61,7 @@ export interface Authenticator {
   /** The agent calling /mcp, or the 401/403 response to send instead. */
   identify(request: Request, remoteAddress?: string): Promise<HttpIdentity | Response>;
   /** The reviewer behind a request to the approvals page or API, or the 401/403 to send. */
-  principal(request: Request, remoteAddress?: string): Promise<Principal | Response>;
+  principal(request: Request, remoteAddress?: string, options?: PrincipalOptions): Promise<Principal | Response>;
   /** RFC 9728 metadata for `GET /.well-known/oauth-protected-resource`. */
   protectedResourceMetadata(): Record<string, unknown>;
   /** A single-use login-link token for a reviewer (default role: reviewer). */
@@ -143,9 +158,9 @@ function clip(value: string, max = 80): string {
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   const { auth, audit } = options;
   const now = options.now ?? Date.now;
-  const publicUrl = trimSlash(options.publicUrl);
-  new URL(publicUrl); // throws early on a bad publicUrl
-  const metadataUrl = `${publicUrl}/.well-known/oauth-protected-resource`;
+  const publicUrlOption = options.publicUrl;
+  const base = (): string => trimSlash(typeof publicUrlOption === 'function' ? publicUrlOption() : publicUrlOption);
+  if (typeof publicUrlOption === 'string') new URL(publicUrlOption); // a bad publicUrl fails at startup
   const knownAgents = typeof options.agents === 'function' ? options.agents : () => options.agents as readonly string[];
   const sessionTtlMs = options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS;
   const jwt = auth.mode === 'jwt' ? auth.jwt : undefined;
@@ -175,7 +190,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     options.metrics?.recordAuthFailure(failure.reason);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store' };
     if (failure.status === 401) {
-      headers['www-authenticate'] = `Bearer resource_metadata="${metadataUrl}"${failure.tokenGiven ? `, error="invalid_token", error_description="${failure.message.replace(/["\\]/g, '')}"` : ''}`;
+      headers['www-authenticate'] = `Bearer resource_metadata="${base()}/.well-known/oauth-protected-resource"${failure.tokenGiven ? `, error="invalid_token", error_description="${failure.message.replace(/["\\]/g, '')}"` : ''}`;
     }
     const error = failure.status === 401 ? (failure.tokenGiven ? 'invalid_token' : 'unauthorized') : failure.status === 403 ? 'forbidden' : 'unavailable';
     return new Response(JSON.stringify({ error, reason: failure.reason, message: failure.message }), { status: failure.status, headers });
@@ -242,22 +257,24 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     return { agent, claims: Object.freeze({ ...claims }), modernSessionKey: key ? `${agent}/${key}` : agent };
   }
 
-  async function principalOrThrow(request: Request, remoteAddress: string | undefined): Promise<Principal> {
+  async function principalOrThrow(request: Request, remoteAddress: string | undefined, anyRole: boolean): Promise<Principal> {
     if (auth.mode === 'jwt' && request.headers.has('authorization')) {
       const token = bearerToken(request)!;
       const claims = await verify(token);
       const name = typeof claims.sub === 'string' && claims.sub ? claims.sub : claims[jwt!.agentClaim];
       if (typeof name !== 'string' || !name) throw problem(401, 'missing_subject', 'the token names no subject (sub)');
       const roles = rolesOf(claims[jwt!.roleClaim]);
-      if (!isReviewer(roles)) throw problem(403, 'not_reviewer', `the token carries neither the reviewer nor the admin role in "${jwt!.roleClaim}"`, { agent: clip(name) });
-      return { name, roles };
+      const agent = claims[jwt!.agentClaim];
+      const isAgent = typeof agent === 'string' && knownAgents().includes(agent) ? agent : undefined;
+      if (!anyRole && !isReviewer(roles)) throw problem(403, 'not_reviewer', `the token carries neither the reviewer nor the admin role in "${jwt!.roleClaim}"`, { agent: clip(name) });
+      return { name, roles, ...(isAgent === undefined ? {} : { isAgent }) };
     }
     const cookie = readCookie(request, SESSION_COOKIE);
     let cookieProblem: AuthProblem | undefined;
     if (cookie) {
       try {
         const session = await verifyLoginToken(getLoginKey(), 'session', cookie, now());
-        if (isReviewer(session.roles)) return { name: session.name, roles: session.roles };
+        if (anyRole || isReviewer(session.roles)) return { name: session.name, roles: session.roles };
         cookieProblem = problem(403, 'not_reviewer', 'the session carries no reviewer role');
       } catch (error) {
         const c = classify(error).failure;
@@ -300,7 +317,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     }
     if (!rememberLogin(login.jti, login.exp * 1000)) return refuse('login_reused', 'This login link was already used');
     const session = await signLoginToken(getLoginKey(), 'session', { name: login.name, roles: login.roles, ttlMs: sessionTtlMs, now: now() });
-    const secure = publicUrl.startsWith('https:') ? '; Secure' : '';
+    const secure = base().startsWith('https:') ? '; Secure' : '';
     return new Response(null, {
       status: 303,
       headers: {
@@ -320,14 +337,15 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         return fail(classify(error).failure, 'mcp', remoteAddress);
       }
     },
-    async principal(request, remoteAddress) {
+    async principal(request, remoteAddress, principalOptions) {
       try {
-        return await principalOrThrow(request, remoteAddress);
+        return await principalOrThrow(request, remoteAddress, principalOptions?.anyRole ?? false);
       } catch (error) {
         return fail(classify(error).failure, 'reviewer', remoteAddress);
       }
     },
     protectedResourceMetadata() {
+      const publicUrl = base();
       return {
         resource: `${publicUrl}/mcp`,
         authorization_servers: jwt?.issuer ? [jwt.issuer] : [],
@@ -341,7 +359,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       return signLoginToken(getLoginKey(), 'login', { name, roles, ttlMs, now: now() });
     },
     loginUrl(token) {
-      return `${publicUrl}/login?token=${encodeURIComponent(token)}`;
+      return `${base()}/login?token=${encodeURIComponent(token)}`;
     },
     loginHandler,
   };
@@ -349,13 +367,19 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
 
 export type ReviewerEnv = { Variables: { principal: Principal } };
 
+/** `(c) => principal`, for routes that take an authorize function (the approvals routes). */
+export function principalOf(authenticator: Pick<Authenticator, 'principal'>, options: PrincipalOptions = {}): (c: Context) => Promise<Principal | Response> {
+  return (c) => authenticator.principal(c.req.raw, remoteAddressOf(c), options);
+}
+
 /**
  * Middleware for reviewer routes: sets `c.var.principal` or answers 401/403. With `admin: true`
- * only principals holding the admin role pass (pins, lockdown).
+ * only principals holding the admin role pass (pins, lockdown); with `anyRole: true` role-less
+ * principals (owners, agents marked `isAgent`) pass too and the route decides.
  */
-export function requireReviewer(authenticator: Pick<Authenticator, 'principal'>, options: { admin?: boolean } = {}): MiddlewareHandler<ReviewerEnv> {
+export function requireReviewer(authenticator: Pick<Authenticator, 'principal'>, options: PrincipalOptions & { admin?: boolean } = {}): MiddlewareHandler<ReviewerEnv> {
   return async function reviewerMiddleware(c, next) {
-    const who = await authenticator.principal(c.req.raw, remoteAddressOf(c));
+    const who = await authenticator.principal(c.req.raw, remoteAddressOf(c), { anyRole: options.anyRole ?? false });
     if (who instanceof Response) return who;
     if (options.admin && !who.roles.includes('admin')) return c.json({ error: 'forbidden', reason: 'not_admin', message: 'this action needs the admin role' }, 403);
     c.set('principal', who);

@@ -13,6 +13,11 @@ export interface MetricsOptions {
   maxLabelValues?: number;
   /** Also export Node process metrics (CPU, memory, event loop, GC). Default true. */
   processMetrics?: boolean;
+  /** Read at scrape time, so the gauges need no event wiring (setUpstream/setPendingApprovals still work). */
+  sources?: {
+    upstreams?: () => Iterable<{ name: string; up: boolean }>;
+    pendingApprovals?: () => number;
+  };
 }
 
 export interface Metrics {
@@ -62,14 +67,31 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
     registers: [registry],
   });
-  const pending = new Gauge({ name: 'portcullis_pending_approvals', help: 'Approval requests waiting for a reviewer.', registers: [registry] });
+  const sources = options.sources ?? {};
+  const pending = new Gauge({
+    name: 'portcullis_pending_approvals',
+    help: 'Approval requests waiting for a reviewer.',
+    registers: [registry],
+    collect() {
+      if (sources.pendingApprovals) this.set(sources.pendingApprovals());
+    },
+  });
   const approvalWait = new Histogram({
     name: 'portcullis_approval_wait_seconds',
     help: 'Time from an approval request to its decision.',
     buckets: [1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600],
     registers: [registry],
   });
-  const upstreamUp = new Gauge({ name: 'portcullis_upstream_up', help: '1 when the upstream is connected, 0 otherwise.', labelNames: ['upstream'] as const, registers: [registry] });
+  const upstreamUp = new Gauge({
+    name: 'portcullis_upstream_up',
+    help: '1 when the upstream is connected, 0 otherwise.',
+    labelNames: ['upstream'] as const,
+    registers: [registry],
+    collect() {
+      if (!sources.upstreams) return;
+      for (const u of sources.upstreams()) this.set({ upstream: upstreamLabel(u.name) }, u.up ? 1 : 0);
+    },
+  });
   const restarts = new Counter({ name: 'portcullis_upstream_restarts_total', help: 'Upstream restarts.', labelNames: ['upstream'] as const, registers: [registry] });
   const taint = new Counter({ name: 'portcullis_taint_events_total', help: 'Taint events by kind.', labelNames: ['kind'] as const, registers: [registry] });
   const reloads = new Counter({ name: 'portcullis_policy_reloads_total', help: 'Policy reloads by result.', labelNames: ['result'] as const, registers: [registry] });

@@ -63,9 +63,17 @@ export interface RuleSet {
   readonly byPrefix: ReadonlyMap<string, GlobBucket>;
   /** The distinct prefix lengths in `byPrefix`, ascending (0 = rules starting with a wildcard). */
   readonly prefixLengths: readonly number[];
-  /** Memo of `rulesMatching` (bounded; see there). */
-  readonly memo: Map<string, readonly CompiledRule[]>;
+  /** Memo of `candidatesFor` (bounded; see there). */
+  readonly memo: Map<string, Candidates>;
   readonly memoBudget: MemoBudget;
+}
+
+/** The rules whose pattern matches one name: all of them, and per effect; each list by index. */
+export interface Candidates {
+  readonly all: readonly CompiledRule[];
+  readonly deny: readonly CompiledRule[];
+  readonly ask: readonly CompiledRule[];
+  readonly allow: readonly CompiledRule[];
 }
 
 /** How many more names the whole policy may memoise; shared by its rule sets. */
@@ -81,6 +89,7 @@ const MAX_MEMO_PER_SET = 1_024;
 const MAX_MEMO_NAME_LENGTH = 512;
 const MAX_MEMO_PER_POLICY = 200_000;
 const NO_RULES: readonly CompiledRule[] = Object.freeze([]);
+const NO_CANDIDATES: Candidates = Object.freeze({ all: NO_RULES, deny: NO_RULES, ask: NO_RULES, allow: NO_RULES });
 const NO_CONDITIONS: readonly CompiledCondition[] = Object.freeze([]);
 
 export interface CompiledLimit {
@@ -344,11 +353,16 @@ export function buildRuleSet(
   return Object.freeze({ rules: Object.freeze([...rules]), literal, byPrefix, prefixLengths: Object.freeze(prefixLengths), memo: new Map(), memoBudget });
 }
 
-/**
- * Every rule of the set whose pattern matches `name`, ordered by index. Memoised per name, up to
- * a bound, so that a repeated name costs one Map lookup; the memo is invisible to callers.
- */
+/** Every rule of the set whose pattern matches `name`, ordered by index. */
 export function rulesMatching(set: RuleSet, name: string): readonly CompiledRule[] {
+  return candidatesFor(set, name).all;
+}
+
+/**
+ * The rules whose pattern matches `name`. Memoised per name, up to a bound, so that a repeated
+ * name costs one Map lookup; the memo is invisible to callers.
+ */
+export function candidatesFor(set: RuleSet, name: string): Candidates {
   const hit = set.memo.get(name);
   if (hit) return hit;
   let found: CompiledRule[] | undefined;
@@ -361,7 +375,15 @@ export function rulesMatching(set: RuleSet, name: string): readonly CompiledRule
     const { matchers, rules } = bucket;
     for (let i = 0; i < matchers.length; i++) if (matchers[i]!(name)) (found ??= []).push(rules[i]!);
   }
-  const result = found ? Object.freeze(found.sort((a, b) => a.index - b.index)) : NO_RULES;
+  let result = NO_CANDIDATES;
+  if (found) {
+    const all = Object.freeze(found.sort((a, b) => a.index - b.index));
+    const of = (effect: Effect) => {
+      const list = all.filter((r) => r.effect === effect);
+      return list.length > 0 ? Object.freeze(list) : NO_RULES;
+    };
+    result = Object.freeze({ all, deny: of('deny'), ask: of('ask'), allow: of('allow') });
+  }
   if (name.length <= MAX_MEMO_NAME_LENGTH && set.memo.size < MAX_MEMO_PER_SET && set.memoBudget.left > 0) {
     set.memoBudget.left--;
     set.memo.set(name, result);

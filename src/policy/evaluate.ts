@@ -3,8 +3,8 @@
  * limits. Pure: no parsing, no regex compilation, no clock; it never throws.
  */
 import type { Effect } from '../config/schema.js';
-import type { CompiledAgent, CompiledPolicy, CompiledRule, Kind, RuleRef, RuleSet } from './compile.js';
-import { literalPrefix, rulesMatching, ruleSetOf } from './compile.js';
+import type { CompiledAgent, CompiledPolicy, CompiledRule, Kind, RuleRef } from './compile.js';
+import { candidatesFor, literalPrefix, rulesMatching, ruleSetOf } from './compile.js';
 import { readArgument, type RefContext } from './conditions.js';
 import { createUsageCounter, formatDuration, type UsageCounter, type UsageView } from './limits.js';
 import { lockdownFor, lockdownReason, NO_LOCKDOWN, type ActiveLockdown, type LockdownState } from './lockdown.js';
@@ -61,80 +61,52 @@ export interface EvaluateContext {
   readonly usage?: UsageView;
 }
 
-const RANK: Record<Effect, number> = { allow: 1, ask: 2, deny: 3 };
-
 function isTrustedReadOnly(input: PolicyInput): boolean {
   return input.kind === 'tool' && input.tool?.readOnlyHint === true && input.tool.annotationsTrusted === true;
 }
 
-/** Mutable scan state for one evaluation: the first matching rule per effect, and the first error. */
-interface Scan {
+/** What judging one rule against the input found. */
+type Verdict = typeof NO_MATCH | typeof MATCH | typeof UNDECIDED | typeof ERROR;
+const NO_MATCH = 0;
+const MATCH = 1;
+/** A condition could not judge the input (a path that does not canonicalise, a missing claim). */
+const UNDECIDED = 2;
+/** A condition threw. */
+const ERROR = 3;
+
+/** Per-evaluation state: the input, references for conditions, and the condition that was undecided or threw. */
+interface Judge {
   readonly input: PolicyInput;
   readonly agent: CompiledAgent;
   readonly trustedReadOnly: boolean;
   refs: RefContext | undefined;
-  allow: CompiledRule | undefined;
-  ask: CompiledRule | undefined;
-  deny: CompiledRule | undefined;
-  /** An ask rule whose conditions could not be judged: it may tighten an allow, never grant. */
-  askUndecided: CompiledRule | undefined;
-  askUndecidedPath: string | undefined;
-  /** Set when `deny` matched only because a condition could not be judged. */
-  denyUndecidedPath: string | undefined;
-  failed: { rule: CompiledRule; path: string; message: string } | undefined;
+  /** Path of the condition behind the last Undecided or Error verdict. */
+  path: string;
+  /** Message of the last Error verdict. */
+  message: string;
 }
 
-/** Whether a rule could still change the outcome given what was found so far. */
-function canDecide(scan: Scan, rule: CompiledRule): boolean {
-  const best = scan.deny ?? scan.ask ?? scan.allow;
-  if (best && RANK[rule.effect] < RANK[best.effect]) return false;
-  const current = scan[rule.effect];
-  return current === undefined || rule.index < current.index;
-}
-
-/**
- * Judges one rule whose name matched. Conditions that cannot be judged for this input (a path
- * that does not canonicalise, a missing claim) fail closed: they never make an allow rule match,
- * they do make a deny rule match, and an ask rule then only turns an allow into ask.
- */
-function consider(scan: Scan, rule: CompiledRule): void {
-  if (rule.readOnly && !scan.trustedReadOnly) return;
-  if (!canDecide(scan, rule)) return;
-  let undecided: string | undefined;
-  if (rule.where.length > 0) {
-    scan.refs ??= { claims: scan.input.claims, agent: scan.agent.refs };
-    for (const cond of rule.where) {
-      let verdict: boolean | undefined;
-      try {
-        verdict = cond.verdict(readArgument(scan.input.args, cond.key), scan.refs);
-      } catch (err) {
-        scan.failed ??= { rule, path: cond.path, message: err instanceof Error ? err.message : String(err) };
-        return;
-      }
-      if (verdict === false) return;
-      if (verdict === undefined) {
-        if (rule.effect === 'allow') return;
-        undecided ??= cond.path;
-      }
+function judge(j: Judge, rule: CompiledRule): Verdict {
+  if (rule.readOnly && !j.trustedReadOnly) return NO_MATCH;
+  let result: Verdict = MATCH;
+  if (rule.where.length === 0) return result;
+  j.refs ??= { claims: j.input.claims, agent: j.agent.refs };
+  for (const cond of rule.where) {
+    let verdict: boolean | undefined;
+    try {
+      verdict = cond.verdict(readArgument(j.input.args, cond.key), j.refs);
+    } catch (err) {
+      j.path = cond.path;
+      j.message = err instanceof Error ? err.message : String(err);
+      return ERROR;
+    }
+    if (verdict === false) return NO_MATCH;
+    if (verdict === undefined && result === MATCH) {
+      result = UNDECIDED;
+      j.path = cond.path;
     }
   }
-  if (undecided !== undefined && rule.effect === 'ask') {
-    if (!scan.askUndecided || rule.index < scan.askUndecided.index) {
-      scan.askUndecided = rule;
-      scan.askUndecidedPath = undecided;
-    }
-    return;
-  }
-  scan[rule.effect] = rule;
-  if (rule.effect === 'deny') scan.denyUndecidedPath = undecided;
-}
-
-function scanRules(set: RuleSet, name: string, scan: Scan): void {
-  for (const rule of rulesMatching(set, name)) {
-    consider(scan, rule);
-    // Rules come by index: the first deny found decides, nothing after it can.
-    if (scan.deny) return;
-  }
+  return result;
 }
 
 function ruleDecision(rule: CompiledRule, undecidedPath?: string): Decision {
@@ -187,37 +159,53 @@ export function evaluate(policy: CompiledPolicy, input: PolicyInput, ctx: Evalua
   const agent = policy.agents.get(input.agent);
   if (!agent) return defaultDeny(input);
 
-  const scan: Scan = {
-    input,
-    agent,
-    trustedReadOnly,
-    refs: undefined,
-    allow: undefined,
-    ask: undefined,
-    deny: undefined,
-    askUndecided: undefined,
-    askUndecidedPath: undefined,
-    denyUndecidedPath: undefined,
-    failed: undefined,
-  };
-  scanRules(ruleSetOf(agent, input.kind), input.name, scan);
+  const candidates = candidatesFor(ruleSetOf(agent, input.kind), input.name);
+  const j: Judge = { input, agent, trustedReadOnly, refs: undefined, path: '', message: '' };
+  // Effects are judged strictest first, each list by index, so a call evaluates only the
+  // conditions that can still change the outcome.
+  let deny: { rule: CompiledRule; undecided?: string } | undefined;
+  let failed: { rule: CompiledRule; path: string; message: string } | undefined;
+  for (const rule of candidates.deny) {
+    const v = judge(j, rule);
+    if (v === MATCH || v === UNDECIDED) {
+      deny = v === MATCH ? { rule } : { rule, undecided: j.path };
+      break;
+    }
+    if (v === ERROR) failed ??= { rule, path: j.path, message: j.message };
+  }
+  let ask: CompiledRule | undefined;
+  let askUndecided: { rule: CompiledRule; path: string } | undefined;
+  for (let i = 0; !deny && !failed && i < candidates.ask.length; i++) {
+    const rule = candidates.ask[i]!;
+    const v = judge(j, rule);
+    if (v === MATCH) ask = rule;
+    else if (v === UNDECIDED) askUndecided ??= { rule, path: j.path };
+    else if (v === ERROR) failed = { rule, path: j.path, message: j.message };
+    if (ask) break;
+  }
+  let allow: CompiledRule | undefined;
+  for (let i = 0; !deny && !failed && !ask && !allow && i < candidates.allow.length; i++) {
+    const rule = candidates.allow[i]!;
+    const v = judge(j, rule);
+    if (v === MATCH) allow = rule;
+    else if (v === ERROR) failed = { rule, path: j.path, message: j.message };
+  }
 
-  if (scan.deny) {
-    // deny: a matching deny rule beats everything, including errors elsewhere.
-    return ruleDecision(scan.deny, scan.denyUndecidedPath);
-  } else if (scan.failed) {
-    // error: a rule's conditions threw; fail closed.
-    const { rule, path, message } = scan.failed;
-    return { effect: 'deny', rule: rule.ref, reasons: [`could not evaluate ${path}; denied to fail closed`, message] };
-  } else if (scan.ask) {
+  if (deny) {
+    // deny: the first deny rule that matches, or cannot be judged (fail closed), beats everything.
+    return ruleDecision(deny.rule, deny.undecided);
+  } else if (failed) {
+    // error: a condition threw; fail closed.
+    return { effect: 'deny', rule: failed.rule.ref, reasons: [`could not evaluate ${failed.path}; denied to fail closed`, failed.message] };
+  } else if (ask) {
     // ask: a matching ask rule beats any allow rule.
-    return checkLimits(agent, input, ctx, ruleDecision(scan.ask));
-  } else if (scan.allow && scan.askUndecided) {
+    return checkLimits(agent, input, ctx, ruleDecision(ask));
+  } else if (allow && askUndecided) {
     // ask, undecided: an ask rule that could not be judged tightens the allow rather than let it through.
-    return checkLimits(agent, input, ctx, ruleDecision(scan.askUndecided, scan.askUndecidedPath));
-  } else if (scan.allow) {
+    return checkLimits(agent, input, ctx, ruleDecision(askUndecided.rule, askUndecided.path));
+  } else if (allow) {
     // allow: only when nothing stricter matched.
-    return checkLimits(agent, input, ctx, ruleDecision(scan.allow));
+    return checkLimits(agent, input, ctx, ruleDecision(allow));
   } else {
     // default deny: nothing allows it (an undecided ask rule never grants).
     return defaultDeny(input);

@@ -51,11 +51,16 @@ function whereJson(rule: CompiledRule): string {
   return stableJson(Object.fromEntries(rule.where.map((c) => [c.key, c.source])));
 }
 
-/** Whether `general` matches every name `specific` matches (sound for the common cases). */
+/**
+ * Whether `general` matches every name `specific` matches. A heuristic that errs towards "no":
+ * `general` must match the specific pattern read literally and a few expansions of its wildcards.
+ */
 function patternCovers(general: CompiledRule, specific: CompiledRule): boolean {
   if (general.pattern === specific.pattern) return true;
-  // `*` in the specific pattern is matched as a literal character; `**` also spans `/`.
-  return general.match(specific.pattern) && (!specific.pattern.includes('**') || general.pattern.includes('**'));
+  if (specific.pattern.includes('{') || !general.match(specific.pattern)) return false;
+  return ['', 'zq', 'zq_zq'].every((fill) =>
+    general.match(specific.pattern.replace(/\*\*|\*|\?/g, (t) => (t === '**' ? `${fill}/${fill}` : t === '*' ? fill : 'z'))),
+  );
 }
 
 /** Whether `outer` matches whenever `inner` does, conditions included. */

@@ -21,7 +21,7 @@ import {
   type Tool,
 } from '@modelcontextprotocol/server';
 import type { ProtocolError } from '@modelcontextprotocol/client';
-import { GatewayError, asGatewayError } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { evaluate, formatDenial, isListed, isTemplateListed, type CompiledPolicy, type Decision, type PolicyInput, type ToolFacts, type LockdownState, type UsageCounter } from '../policy/index.js';
 import { argsDigest, type AuditLog } from '../audit/log.js';
@@ -85,13 +85,24 @@ interface CallContext {
   callId: string;
   session: Session;
   route: ToolRoute;
+  args: Record<string, unknown> | undefined;
+  meta: Record<string, unknown> | undefined;
+  decision: Decision & { escalatedBy?: string };
+  /** How many of the decision's reasons are the policy's (the rest are taint's). */
+  policyReasons: number;
+  /** Its entry among the calls in flight. */
+  entry?: InFlight;
   /** The taint label its result got, for the audit log. */
   label: Record<string, unknown> | undefined;
+  /** Set when the call was refused after the decision (approval denied): already audited. */
+  denied?: boolean;
+  completed: (outcome: string, extra?: Record<string, unknown>) => void;
 }
 
 type InFlight = {
   caller: Caller;
-  upstream: Upstream;
+  /** Set once the call reaches its upstream. */
+  upstream: Upstream | undefined;
   startedAt: number;
   parked?: ParkedCall<unknown>;
   /** The last progress notification sent to the client, and when. */
@@ -99,7 +110,7 @@ type InFlight = {
 };
 
 /** How long a result waits behind a progress notification sent just before it (see drive). */
-const PROGRESS_GAP_MS = 5;
+const PROGRESS_GAP_MS = 15;
 
 export class Pipeline {
   private readonly registry: UpstreamRegistry;
@@ -158,13 +169,13 @@ export class Pipeline {
 
   async callTool(caller: Caller, name: string, args: Record<string, unknown> | undefined, meta?: Record<string, unknown>): Promise<CallToolResult | InputRequiredResult> {
     const callId = `c-${randomUUID()}`;
-    const startedAt = this.now();
     const session = caller.session;
-    const auditBase = { callId, agent: session.agent, session: session.id, tool: name, args: args ?? {} };
+    const audit = { callId, agent: session.agent, session: session.id, tool: name, args: args ?? {} };
+    const startedAt = this.now();
 
     const blocked = this.registry.blockedTool(name);
     if (blocked) {
-      this.audit.record({ event: 'call.decided', ...auditBase, decision: 'deny', reasons: [blocked.reason] });
+      this.audit.record({ event: 'call.decided', ...audit, decision: 'deny', reasons: [blocked.reason] });
       return denial(`Denied: ${blocked.reason}`);
     }
     const route = this.registry.findTool(name) ?? this.registry.findUnlistedTool(name);
@@ -173,39 +184,107 @@ export class Pipeline {
     const decision = this.escalate(session, name, facts, args, policyDecision);
     this.audit.record({
       event: 'call.decided',
-      ...auditBase,
+      ...audit,
       decision: decision.effect,
       rule: decision.rule?.path,
       reasons: decision.reasons,
       ...(decision.escalatedBy ? { escalatedBy: decision.escalatedBy } : {}),
       ...(session.taint.tainted ? { taint: { suspicious: session.taint.suspicious, sources: session.taint.sources } } : {}),
     });
+    const completed = (outcome: string, extra: Record<string, unknown> = {}) =>
+      this.audit.record({ event: 'call.completed', ...audit, decision: decision.effect, rule: decision.rule?.path, outcome, durationMs: this.now() - startedAt, ...extra });
 
     if (!route) {
       // Unknown (or its upstream is down): a JSON-RPC error, distinct from a denial, and still audited.
       const error = this.unknownOrUnavailable(name);
-      this.audit.record({ event: 'call.completed', ...auditBase, decision: decision.effect, outcome: error.code, durationMs: this.now() - startedAt });
+      completed(error.code);
       throw error;
     }
-    if (decision.effect !== 'allow') {
-      const why = explainRefusal(decision, policyDecision.reasons.length);
-      const text = decision.effect === 'ask' ? `${why} This call requires approval; no approval channel is configured, so it is denied. Do not retry.` : why;
-      this.audit.record({ event: 'call.completed', ...auditBase, decision: 'deny', outcome: 'denied', durationMs: this.now() - startedAt });
-      return denial(text);
+    // A retry must come from the same session, for the same tool and arguments.
+    const binding = `${session.id}\n${name}\n${argsDigest(args ?? {})}`;
+    const resumed = Continuations.isToken(caller.requestState) ? this.continuations.resume(caller.requestState, binding) : undefined;
+    if (Continuations.isToken(caller.requestState) && !resumed) {
+      throw new GatewayError('INVALID_PARAMS', 'unknown or expired requestState for this call: call the tool again without it');
     }
-    if (decision.limitKeys?.length) this.runtime.usage.record(decision.limitKeys, this.now());
+    if (decision.effect === 'deny') {
+      resumed?.abort('denied by policy');
+      completed('denied');
+      return denial(explainRefusal(decision, policyDecision.reasons.length));
+    }
+    const call: CallContext = { callId, session, route, args, meta, decision, policyReasons: policyDecision.reasons.length, label: undefined, completed };
+    if (resumed) {
+      // The client answers what an earlier round asked: the parked run goes on from there.
+      resumed.answer(caller.inputResponses);
+      return this.drive(caller, call, resumed as ParkedCall<CallToolResult | InputRequiredResult>, binding);
+    }
+    const run = new ParkedCall<CallToolResult | InputRequiredResult>((signal) => this.execute(call, signal));
+    this.inFlight.add((call.entry = { caller, upstream: undefined, startedAt, parked: run as ParkedCall<unknown> }));
+    return this.drive(caller, call, run, binding);
+  }
 
-    const call: CallContext = { callId, session, route, label: undefined };
+  /**
+   * Everything after the decision: the approval hold for `ask`, then the upstream call. Runs
+   * inside a ParkedCall, so a 2026-era client can be asked things in between (see drive).
+   */
+  private async execute(call: CallContext, signal: AbortSignal): Promise<CallToolResult | InputRequiredResult> {
+    if (call.decision.effect === 'ask') {
+      const refusal = await this.approve(call, signal);
+      if (refusal) return refusal;
+    }
+    if (call.decision.limitKeys?.length) this.runtime.usage.record(call.decision.limitKeys, this.now());
+    const upstream = await this.registry.forSession(call.route.upstream, call.session.id);
+    const raw = await this.upstreamCall(call, upstream, signal);
+    if (isInputRequired(raw)) return relayInputRequired(raw);
+    // SDK clients handle a response at once but a notification a turn later, and drop progress
+    // for a finished request: let the last progress reach the client before the result.
+    const last = call.entry?.lastProgress;
+    if (last) {
+      await last.sent;
+      const since = this.now() - last.at;
+      if (since < PROGRESS_GAP_MS) await new Promise((resolve) => setTimeout(resolve, PROGRESS_GAP_MS - since));
+    }
+    return this.finishResult(raw, call);
+  }
+
+  /**
+   * An `ask` decision: until an approval channel is configured, asking means denying. Returns
+   * the result to answer instead of running the call, or undefined to run it.
+   */
+  private async approve(call: CallContext, _signal: AbortSignal): Promise<CallToolResult | undefined> {
+    call.completed('denied');
+    call.denied = true;
+    return denial(`${explainRefusal(call.decision, call.policyReasons)} This call requires approval; no approval channel is configured, so it is denied. Do not retry.`);
+  }
+
+  /** Runs (or resumes) a call until it has a result, or parks it when the client must be asked something first. */
+  private async drive(caller: Caller, call: CallContext, run: ParkedCall<CallToolResult | InputRequiredResult>, binding: string): Promise<CallToolResult | InputRequiredResult> {
+    const entry = call.entry ?? [...this.inFlight].find((f) => f.parked === run);
+    if (entry) {
+      entry.caller = caller;
+      call.entry = entry;
+    }
+    const onAbort = () => run.abort('cancelled by the client');
+    caller.signal.addEventListener('abort', onAbort, { once: true });
+    let suspended = false;
     try {
-      const upstream = await this.registry.forSession(route.upstream, session.id);
-      const result = await this.forwardCall(caller, upstream, call, args, meta);
-      const outcome = 'resultType' in result && result.resultType === 'input_required' ? 'input-required' : (result as CallToolResult).isError ? 'tool-error' : 'ok';
-      this.audit.record({ event: 'call.completed', ...auditBase, decision: 'allow', rule: decision.rule?.path, outcome, durationMs: this.now() - startedAt, ...(call.label ? { taint: call.label } : {}) });
+      const step = await run.next();
+      if (!step.done) {
+        suspended = true;
+        return this.continuations.park(run as ParkedCall<unknown>, binding, step.questions);
+      }
+      const result = step.value;
+      if (!call.denied) {
+        const outcome = isInputRequired(result) ? 'input-required' : result.isError ? 'tool-error' : 'ok';
+        call.completed(outcome, call.label ? { taint: call.label } : {});
+      }
       return result;
     } catch (error) {
-      const gatewayError = this.upstreamFailure(route.upstream, error);
-      this.audit.record({ event: 'call.completed', ...auditBase, decision: 'allow', rule: decision.rule?.path, outcome: gatewayError.code, durationMs: this.now() - startedAt });
+      const gatewayError = this.upstreamFailure(call.route.upstream, error);
+      call.completed(gatewayError.code);
       throw gatewayError;
+    } finally {
+      caller.signal.removeEventListener('abort', onAbort);
+      if (!suspended && entry) this.inFlight.delete(entry);
     }
   }
 
@@ -238,69 +317,32 @@ export class Pipeline {
     return this.registry.upstreams.some((u) => u.config.trust === 'external' || (u.config.taintSources?.length ?? 0) > 0);
   }
 
-  private async forwardCall(caller: Caller, upstream: Upstream, call: CallContext, args: Record<string, unknown> | undefined, meta: Record<string, unknown> | undefined): Promise<CallToolResult | InputRequiredResult> {
-    const route = call.route;
-    // A retry must come from the same session, for the same tool and arguments.
-    const binding = `${caller.session.id}\n${route.exposed}\n${argsDigest(args ?? {})}`;
-    if (Continuations.isToken(caller.requestState)) {
-      const parked = this.continuations.resume(caller.requestState, binding);
-      if (!parked) throw new GatewayError('INVALID_PARAMS', 'unknown or expired requestState for this call: call the tool again without it');
-      parked.answer(caller.inputResponses);
-      return this.drive(caller, upstream, call, parked as ParkedCall<unknown>, binding);
-    }
+  /** The call to the upstream, with the client's log level and the gateway's own progress token. */
+  private async upstreamCall(call: CallContext, upstream: Upstream, signal: AbortSignal): Promise<CallToolResult | InputRequiredResult> {
+    const entry = call.entry!;
+    entry.upstream = upstream;
+    const caller = entry.caller;
     const client = upstream.requireClient();
-    const params: Record<string, unknown> = { name: route.tool.name, ...(args ? { arguments: args } : {}) };
-    let forwardedMeta = stripProgressToken(meta);
+    const params: Record<string, unknown> = { name: call.route.tool.name, ...(call.args ? { arguments: call.args } : {}) };
+    let meta = stripProgressToken(call.meta);
     const logLevel = caller.logLevel ?? caller.session.logLevel;
     // A 2026-07-28 upstream has no setLevel: the level travels with each request.
-    if (logLevel && upstream.era === 'modern') forwardedMeta = { ...forwardedMeta, [LOG_LEVEL_META_KEY]: logLevel };
-    if (forwardedMeta) params._meta = forwardedMeta;
-    if (caller.inputResponses) params.inputResponses = caller.inputResponses;
-    if (caller.requestState !== undefined) params.requestState = caller.requestState;
+    if (logLevel && upstream.era === 'modern') meta = { ...meta, [LOG_LEVEL_META_KEY]: logLevel };
     // Our own progress token, routed in wire order; progress goes to whichever request of the
     // client is current (a parked call may be resumed by a later one).
     const progressToken = `pc-${randomUUID()}`;
-    params._meta = { ...(params._meta as Record<string, unknown> | undefined), progressToken };
+    params._meta = { ...meta, progressToken };
+    // The client's answers to the upstream's own input_required round (2026-era upstreams).
+    if (caller.inputResponses && !Continuations.isToken(caller.requestState)) params.inputResponses = caller.inputResponses;
+    if (caller.requestState !== undefined && !Continuations.isToken(caller.requestState)) params.requestState = caller.requestState;
     const stopProgress = upstream.onProgress(progressToken, (p) => {
       const sent = entry.caller.progress?.(p);
       if (sent) entry.lastProgress = { sent, at: this.now() };
     });
-    const parked = new ParkedCall<unknown>((signal) =>
-      client
-        .request({ method: 'tools/call', params } as never, { signal, timeout: this.opts.callTimeoutMs, allowInputRequired: true })
-        .finally(stopProgress),
-    );
-    const entry: InFlight = { caller, upstream, startedAt: this.now(), parked };
-    return this.drive(caller, upstream, call, parked, binding, entry);
-  }
-
-  /** Runs a call until it has a result, or parks it when its upstream asks a 2026-era client something. */
-  private async drive(caller: Caller, upstream: Upstream, call: CallContext, parked: ParkedCall<unknown>, binding: string, fresh?: InFlight): Promise<CallToolResult | InputRequiredResult> {
-    const entry = fresh ?? [...this.inFlight].find((f) => f.parked === parked) ?? { caller, upstream, startedAt: this.now(), parked };
-    entry.caller = caller;
-    this.inFlight.add(entry);
-    const onAbort = () => parked.abort('cancelled by the client');
-    caller.signal.addEventListener('abort', onAbort, { once: true });
-    let suspended = false;
     try {
-      const step = await parked.next();
-      if (!step.done) {
-        suspended = true;
-        return this.continuations.park(parked, binding, step.questions);
-      }
-      const raw = step.value as CallToolResult | InputRequiredResult;
-      if (isInputRequired(raw)) return relayInputRequired(raw);
-      // SDK clients handle a response at once but a notification a turn later, and drop progress
-      // for a finished request: let the last progress reach the client before the result.
-      if (entry.lastProgress) {
-        await entry.lastProgress.sent;
-        const since = this.now() - entry.lastProgress.at;
-        if (since < PROGRESS_GAP_MS) await new Promise((resolve) => setTimeout(resolve, PROGRESS_GAP_MS - since));
-      }
-      return this.finishResult(raw, call);
+      return (await client.request({ method: 'tools/call', params } as never, { signal, timeout: this.opts.callTimeoutMs, allowInputRequired: true })) as unknown as CallToolResult | InputRequiredResult;
     } finally {
-      caller.signal.removeEventListener('abort', onAbort);
-      if (!suspended) this.inFlight.delete(entry);
+      stopProgress();
     }
   }
 
@@ -347,7 +389,7 @@ export class Pipeline {
    * (stdio has no per-request channel) are attributed to the newest call that can take them.
    */
   private inFlightTo(upstream: Upstream): InFlight[] {
-    return [...this.inFlight].filter((f) => f.upstream === upstream || f.upstream.name === upstream.name).reverse();
+    return [...this.inFlight].filter((f) => f.upstream !== undefined && (f.upstream === upstream || f.upstream.name === upstream.name)).reverse();
   }
 
   /** Sends an upstream's log message to the client whose call is running; false when there is none. */
@@ -586,4 +628,3 @@ export function capResultSize(result: CallToolResult, maxBytes: number): CallToo
   return { content: [{ type: 'text', text: kept }, { type: 'text', text: notice }], isError: result.isError ?? false };
 }
 
-export { asGatewayError };

@@ -186,6 +186,12 @@ describe('undo service', () => {
     expect(auditLines().at(-1)).toMatchObject({ event: 'undo.completed', outcome: 'FORBIDDEN', by: 'mallory' });
   });
 
+  it('refuses an agent identity even when its token carries the admin role', async () => {
+    recordPost();
+    await expect(service.undo('c-post', { name: 'alice@example.com', roles: ['admin'], isAgent: 'default' })).rejects.toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining('agent identity') });
+    expect(calls).toEqual([]);
+  });
+
   it('refuses everyone but admins when the agent has no owner', async () => {
     recordPost('c-orphan', undefined);
     await expect(service.undo('c-orphan', { name: 'undefined', roles: ['reviewer'] })).rejects.toMatchObject({ code: 'FORBIDDEN' });
@@ -244,7 +250,7 @@ describe('POST /api/calls/:id/undo and portcullis undo', () => {
       stateDir: dir,
     });
     const app = new Hono<ReviewerEnv>();
-    app.post('/api/calls/:id/undo', requireCsrf(), requireReviewer(auth), undoHandler(service));
+    app.post('/api/calls/:id/undo', requireCsrf(), requireReviewer(auth, { anyRole: true }), undoHandler(service));
     server = await new Promise<ServerType>((resolve) => {
       const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
     });
@@ -274,6 +280,17 @@ describe('POST /api/calls/:id/undo and portcullis undo', () => {
     const second = await fetch(`${base}/api/calls/c-post/undo`, { method: 'POST', headers });
     expect(second.status).toBe(409);
     expect(await second.json()).toMatchObject({ error: { code: 'CONFLICT' } });
+  });
+
+  it('lets the owner undo with a token that carries no role', async () => {
+    const res = await fetch(`${base}/api/calls/c-post/undo`, { method: 'POST', headers: { authorization: `Bearer ${await token('alice', [])}`, 'x-portcullis-csrf': '1' } });
+    expect(res.status).toBe(200);
+  });
+
+  it('refuses the agent itself, recognised by its token naming an agent profile', async () => {
+    const res = await fetch(`${base}/api/calls/c-post/undo`, { method: 'POST', headers: { authorization: `Bearer ${await token('default', ['admin'])}`, 'x-portcullis-csrf': '1' } });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringContaining('agent identity') } });
   });
 
   it('answers 403 to another reviewer, 404 to an unknown call, and 403 without the CSRF marker', async () => {

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callCommand, type DryRunResult } from '../../src/cli/call.js';
-import { createLockdownStore } from '../../src/state/lockdown-store.js';
+import { createLockdownStore } from '../../src/state/index.js';
 import { fixtureServer, startHttpGateway, tempConfig, type RunningGateway, type TempConfig } from '../helpers/gateway.js';
-import { policy, run } from './helpers.js';
+import { closedUrl, policy, run } from './helpers.js';
 
 const SPEC = policy('docs-and-web.yaml');
 const dry = (tool: string, ...rest: string[]) => run(callCommand, [tool, '--dry-run', '-c', SPEC, ...rest]);
@@ -133,8 +133,9 @@ describe('portcullis call through a running gateway', () => {
   });
 
   it('exits 2 when no gateway answers', async () => {
-    const r = await run(callCommand, ['flaky__echo', '--url', 'http://127.0.0.1:9/mcp']);
+    const url = await closedUrl();
+    const r = await run(callCommand, ['flaky__echo', '--url', url]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('cannot reach the gateway at http://127.0.0.1:9/mcp');
+    expect(r.stderr).toContain(`cannot reach the gateway at ${url}/mcp`);
   });
 });

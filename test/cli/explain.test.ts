@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { explainCommand, type ExplainedAgent } from '../../src/cli/explain.js';
-import { createLockdownStore } from '../../src/state/lockdown-store.js';
+import { createLockdownStore } from '../../src/state/index.js';
 import { policy, run } from './helpers.js';
 
 const SPEC = policy('docs-and-web.yaml');

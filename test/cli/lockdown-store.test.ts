@@ -5,7 +5,7 @@ import { Hono } from 'hono';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { evaluate, compilePolicy, NO_LOCKDOWN, type LockdownState } from '../../src/policy/index.js';
 import { parseConfigText } from '../../src/config/index.js';
-import { createLockdownRoute, createLockdownStore, LockdownStateError, type LockdownPrincipal, type LockdownRouteOptions } from '../../src/state/lockdown-store.js';
+import { createLockdownRoute, createLockdownStore, LockdownStateError, type LockdownPrincipal, type LockdownRouteOptions } from '../../src/state/index.js';
 
 let dir: string;
 beforeEach(() => {

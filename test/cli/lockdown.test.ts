@@ -6,15 +6,16 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lockdownCommand } from '../../src/cli/lockdown.js';
-import { createLockdownRoute, createLockdownStore, type LockdownPrincipal, type LockdownStore } from '../../src/state/lockdown-store.js';
-import { run } from './helpers.js';
+import { createLockdownRoute, createLockdownStore, type LockdownPrincipal, type LockdownStore } from '../../src/state/index.js';
+import { closedUrl, run } from './helpers.js';
 
 let dir: string;
 let config: string;
 let stateDir: string;
 const servers: ServerType[] = [];
 
-beforeEach(() => {
+beforeEach(async () => {
+  NO_GATEWAY = await closedUrl();
   dir = mkdtempSync(join(tmpdir(), 'portcullis-lockdown-cli-'));
   stateDir = join(dir, 'state');
   config = join(dir, 'portcullis.yaml');
@@ -43,7 +44,7 @@ async function gatewayWithRoute(withRoute = true): Promise<{ url: string; store:
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, store };
 }
 
-const NO_GATEWAY = 'http://127.0.0.1:9';
+let NO_GATEWAY: string;
 
 describe('portcullis lockdown', () => {
   it('asks the running gateway, which applies and persists the lockdown', async () => {
@@ -75,7 +76,7 @@ describe('portcullis lockdown', () => {
   it('writes gateway.state/lockdown.json when no gateway answers, and says it applies at the next start', async () => {
     const r = await run(lockdownCommand, ['on', '-c', config, '--url', NO_GATEWAY]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`no gateway answered at ${NO_GATEWAY} \\(.+\\); recorded in ${join(stateDir, 'lockdown.json')}: all agents locked down \\(deny-all\\) from the next gateway start`));
+    expect(r.stdout).toMatch(new RegExp(`no gateway answered at ${NO_GATEWAY} \\(ECONNREFUSED\\); recorded in ${join(stateDir, 'lockdown.json')}: all agents locked down \\(deny-all\\) from the next gateway start`));
     expect(JSON.parse(readFileSync(join(stateDir, 'lockdown.json'), 'utf8'))).toMatchObject({ version: 1, global: 'deny-all', agents: {} });
     expect((await createLockdownStore(stateDir)).get()).toEqual({ global: 'deny-all', agents: {} });
 

@@ -58,6 +58,20 @@ describe('metrics', () => {
     expect(sampleValue(s, 'portcullis_auth_failures_total', { reason: 'expired' })).toBe(1);
   });
 
+  it('reads upstream states and the pending count from their sources at scrape time', async () => {
+    const states = [{ name: 'docs', up: true }, { name: 'web', up: true }];
+    let pending = 1;
+    const metrics = createMetrics({ processMetrics: false, sources: { upstreams: () => states, pendingApprovals: () => pending } });
+    let s = await scrape(metrics);
+    expect(sampleValue(s, 'portcullis_upstream_up', { upstream: 'web' })).toBe(1);
+    expect(sampleValue(s, 'portcullis_pending_approvals')).toBe(1);
+    states[1]!.up = false;
+    pending = 4;
+    s = await scrape(metrics);
+    expect(sampleValue(s, 'portcullis_upstream_up', { upstream: 'web' })).toBe(0);
+    expect(sampleValue(s, 'portcullis_pending_approvals')).toBe(4);
+  });
+
   it('reports tools beyond the label cap as "other" so a client cannot create unbounded series', async () => {
     const metrics = createMetrics({ processMetrics: false, maxLabelValues: 3 });
     for (let i = 0; i < 10; i++) metrics.recordCall('default', `t__tool_${i}`, 'deny');

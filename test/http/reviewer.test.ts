@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
 import { serve, type ServerType } from '@hono/node-server';
 import { SignJWT } from 'jose';
-import { createAuthenticator, requireCsrf, requireReviewer, type Authenticator, type AuthConfig, type ReviewerEnv } from '../../src/http/auth.js';
+import { createAuthenticator, principalOf, requireCsrf, requireReviewer, type Authenticator, type AuthConfig, type ReviewerEnv } from '../../src/http/auth.js';
 import { LOGIN_KEY_FILE, SESSION_COOKIE } from '../../src/http/login.js';
 import { remoteAddressOf } from '../../src/http/remote.js';
 import { tempAudit, type TempAudit } from './helpers.js';
@@ -64,6 +64,20 @@ describe('reviewer identity', () => {
     const res = await app.request('/api/whoami', { headers: { authorization: `Bearer ${await bearer({ sub: 'default' })}` } }, REMOTE);
     expect(res.status).toBe(403);
     expect(audit.lines()[0]).toMatchObject({ event: 'auth.failed', reason: 'not_reviewer', route: 'reviewer', remote: '203.0.113.9' });
+  });
+
+  it('with anyRole, passes a role-less owner through and marks a token naming an agent profile as that agent', async () => {
+    const authorize = principalOf(auth, { anyRole: true });
+    const a = new Hono();
+    a.get('/who', async (c) => {
+      const who = await authorize(c);
+      return who instanceof Response ? who : c.json(who);
+    });
+    const owner = await a.request('/who', { headers: { authorization: `Bearer ${await bearer({ sub: 'alice@example.com' })}` } }, REMOTE);
+    expect(await owner.json()).toEqual({ name: 'alice@example.com', roles: [] });
+    const agent = await a.request('/who', { headers: { authorization: `Bearer ${await bearer({ sub: 'default', roles: ['reviewer'] })}` } }, REMOTE);
+    expect(await agent.json()).toEqual({ name: 'default', roles: ['reviewer'], isAgent: 'default' });
+    expect((await a.request('/who', { headers: { authorization: 'Bearer nope' } }, REMOTE)).status).toBe(401);
   });
 
   it('refuses a request without credentials with 401, even from loopback, in jwt mode', async () => {

@@ -113,6 +113,15 @@ describe('reasons and the deny message', () => {
     expect(formatDenial(d)).not.toMatch(/release-bot|channel|claims/);
   });
 
+  it('lets a matching deny rule decide even when another rule\'s condition throws', () => {
+    const policy = compilePolicy(
+      configOf({ default: { rules: [{ deny: 'x__t', where: { path: { under: '/a' } } }, { deny: 'x__t', reason: 'never' }, { allow: 'x__t' }] } }),
+      { version: 't' },
+    );
+    const args = Object.defineProperty({}, 'path', { enumerable: true, get: () => { throw new Error('boom'); } });
+    expect(evaluate(policy, call('x__t', { args }), { now: NOW })).toEqual({ effect: 'deny', rule: { path: 'agents.default.rules[1]', index: 1 }, reasons: ['never'] });
+  });
+
   it('denies, naming the condition, when evaluating a condition throws (fail closed)', () => {
     const args = Object.defineProperty({}, 'path', { enumerable: true, get: () => { throw new Error('boom'); } });
     const d = evaluate(specPolicy, call('docs__read_page', { args }), { now: NOW });

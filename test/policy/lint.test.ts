@@ -118,6 +118,7 @@ describe('lintPolicy: shadowed and duplicate rules', () => {
     { when: 'the deny has conditions', rules: [{ deny: 'docs__*', where: { p: { equals: 1 } } }, { allow: 'docs__search' }] },
     { when: 'the deny is readOnly and the allow is not', rules: [{ deny: 'docs__*', readOnly: true }, { allow: 'docs__search' }] },
     { when: 'the broader pattern does not cover a ** pattern', rules: [{ deny: 'docs:*' }, { allow: 'docs:**' }] },
+    { when: 'a ? pattern does not cover a * pattern', rules: [{ deny: 'docs__?' }, { allow: 'docs__*' }] },
     { when: 'the earlier same-effect rule is narrower', rules: [{ allow: 'docs__search' }, { allow: 'docs__*', readOnly: true }] },
   ];
   it.each(quiet)('does not warn when $when', ({ rules }) => {

@@ -21,6 +21,7 @@ nav button[aria-selected="true"] { border-color: var(--accent); color: var(--acc
 h3 { font-size: 13px; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); margin: 10px 0 4px; }
 ul.reasons { margin: 0; padding-left: 20px; }
 .decide { display: grid; grid-template-columns: 1fr auto auto; gap: 8px; margin-top: 12px; }
+.decide.deny-row { grid-template-columns: 1fr auto; }
 .decide input { min-width: 0; }
 .empty { text-align: center; padding: 32px; }
 table { width: 100%; border-collapse: collapse; background: var(--card); border: 1px solid var(--line); border-radius: 8px; }
@@ -113,7 +114,7 @@ const SCRIPT = String.raw`
     once.addEventListener('click', function () { act('approve', { scope: 'once', note: note.value }); });
     session.addEventListener('click', function () { act('approve', { scope: 'session', note: note.value }); });
     deny.addEventListener('click', function () { act('deny', { reason: reason.value }); });
-    parts.push(el('div', { cls: 'decide' }, [note, once, session]), el('div', { cls: 'decide' }, [reason, deny]));
+    parts.push(el('div', { cls: 'decide' }, [note, once, session]), el('div', { cls: 'decide deny-row' }, [reason, deny]));
     var li = el('li', { cls: 'card request', attrs: { 'data-id': a.id, 'data-tool': a.tool } }, parts);
     return li;
   }

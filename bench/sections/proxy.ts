@@ -1,0 +1,380 @@
+/**
+ * Forwarding overhead (SPEC §11, issue 2):
+ *   (a) stdio client → gateway (`serve --stdio`) → stdio upstream, against the same client
+ *       spawning the upstream itself;
+ *   (b) Streamable HTTP client (2025-era session) → gateway `/mcp` → stdio upstream, against the
+ *       same client → mcp-proxy fronting the same upstream.
+ * Each cell (payload × concurrency) of each target is measured on fresh processes, `runs` times,
+ * the two targets of a pair back to back (alternating which goes first); medians across runs.
+ * Policy, audit (arguments: full) and info logging stay on in the gateway.
+ * Also: gateway RSS idle and with 100 open HTTP sessions (and mcp-proxy's, for reference).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { stringify } from 'yaml';
+import { drive, type LoadResult } from '../lib/load.js';
+import { freePort, rssMiB, sleep, startProc, waitForHttp, type Proc } from '../lib/procs.js';
+import { fmt, markdownTable, median } from '../lib/stats.js';
+import { goal, type BenchOptions, type Goal, type Section, type SectionResult } from '../lib/types.js';
+
+const CLIENT_INFO = { name: 'portcullis-bench', version: '1.0.0' };
+const BLOB_BYTES = 64 * 1024;
+const SESSIONS = 100;
+
+type Payload = 'tiny' | '64KiB';
+const PAYLOADS: readonly Payload[] = ['tiny', '64KiB'];
+const CONCURRENCY = [1, 8] as const;
+
+interface Running {
+  readonly client: Client;
+  /** The exposed name of an upstream tool (`echo` / `blob`) through this target. */
+  readonly prefix: string;
+  stop(): Promise<void>;
+}
+
+interface Target {
+  readonly id: string;
+  readonly label: string;
+  start(options: BenchOptions): Promise<Running>;
+}
+
+interface Pair {
+  readonly id: 'a' | 'b';
+  readonly title: string;
+  readonly baseline: Target;
+  readonly gateway: Target;
+}
+
+/** The upstream fixture as a command line. */
+function upstreamArgs(root: string): string[] {
+  return ['--import', 'tsx', join(root, 'bench/echo-server.ts')];
+}
+
+/** A gateway config in a fresh temp folder: one stdio upstream, allow rules, audit + info log. */
+function writeGatewayConfig(root: string): { dir: string; file: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
+  const file = join(dir, 'portcullis.yaml');
+  const config = {
+    version: 1,
+    gateway: {
+      audit: { file: join(dir, 'audit.jsonl'), arguments: 'full' },
+      state: join(dir, 'state'),
+      logLevel: 'info',
+    },
+    servers: {
+      bench: { command: process.execPath, args: upstreamArgs(root), cwd: root },
+    },
+    agents: {
+      default: {
+        rules: [
+          { allow: 'bench__echo' },
+          { allow: 'bench__blob', where: { bytes: { max: 1_048_576 } } },
+        ],
+      },
+    },
+  };
+  writeFileSync(file, stringify(config));
+  return { dir, file };
+}
+
+async function stdioClient(command: string, args: string[], cwd: string): Promise<Client> {
+  const transport = new StdioClientTransport({ command, args, cwd, stderr: 'pipe' });
+  transport.stderr?.on('data', () => {}); // drain: the gateway logs at info
+  const client = new Client(CLIENT_INFO);
+  await client.connect(transport);
+  return client;
+}
+
+async function httpClient(url: string): Promise<Client> {
+  const client = new Client(CLIENT_INFO);
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
+}
+
+async function closeQuietly(client: Client): Promise<void> {
+  try {
+    await client.close();
+  } catch {
+    // the far end may already be gone
+  }
+}
+
+const directStdio: Target = {
+  id: 'direct',
+  label: 'direct (client spawns upstream)',
+  async start(o) {
+    const client = await stdioClient(process.execPath, upstreamArgs(o.root), o.root);
+    return { client, prefix: '', stop: () => closeQuietly(client) };
+  },
+};
+
+const gatewayStdio: Target = {
+  id: 'gateway',
+  label: 'gateway `serve --stdio`',
+  async start(o) {
+    const { dir, file } = writeGatewayConfig(o.root);
+    const client = await stdioClient(process.execPath, [join(o.root, 'bin/portcullis.js'), 'serve', '--stdio', '-c', file], o.root);
+    return {
+      client,
+      prefix: 'bench__',
+      async stop() {
+        await closeQuietly(client);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
+interface HttpServerProc {
+  readonly proc: Proc;
+  readonly url: string;
+  readonly prefix: string;
+  cleanup(): void;
+}
+
+async function startHttpGateway(o: BenchOptions): Promise<HttpServerProc> {
+  const { dir, file } = writeGatewayConfig(o.root);
+  const proc = startProc(process.execPath, [join(o.root, 'bin/portcullis.js'), 'serve', '-c', file, '--listen', '127.0.0.1:0'], { cwd: o.root });
+  try {
+    const m = await proc.waitForStderr(/MCP endpoint (http:\/\/\S+)/, 30_000);
+    return { proc, url: m[1]!, prefix: 'bench__', cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  } catch (error) {
+    await proc.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** The mcp-proxy command line, for the report. */
+export function mcpProxyArgs(root: string, port: number): string[] {
+  return [join(root, 'node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs'), '--host', '127.0.0.1', '--port', String(port), '--server', 'stream', '--', process.execPath, ...upstreamArgs(root)];
+}
+
+async function startMcpProxy(o: BenchOptions): Promise<HttpServerProc> {
+  const port = await freePort();
+  const proc = startProc(process.execPath, mcpProxyArgs(o.root, port), { cwd: o.root });
+  const url = `http://127.0.0.1:${port}/mcp`;
+  try {
+    // It prints "starting server" before it listens: poll the port instead.
+    await waitForHttp(url, 30_000, () => proc.child.exitCode === null);
+    return { proc, url, prefix: '', cleanup: () => {} };
+  } catch (error) {
+    await proc.stop();
+    throw error;
+  }
+}
+
+function httpTarget(id: string, label: string, startServer: (o: BenchOptions) => Promise<HttpServerProc>): Target {
+  return {
+    id,
+    label,
+    async start(o) {
+      const server = await startServer(o);
+      let client: Client;
+      try {
+        client = await httpClient(server.url);
+      } catch (error) {
+        await server.proc.stop();
+        server.cleanup();
+        throw error;
+      }
+      return {
+        client,
+        prefix: server.prefix,
+        async stop() {
+          await closeQuietly(client);
+          await server.proc.stop();
+          server.cleanup();
+        },
+      };
+    },
+  };
+}
+
+const gatewayHttp = httpTarget('gateway', 'gateway `/mcp`', startHttpGateway);
+const mcpProxyHttp = httpTarget('mcp-proxy', 'mcp-proxy `/mcp`', startMcpProxy);
+
+const PAIRS: readonly Pair[] = [
+  { id: 'a', title: '(a) stdio client → gateway (stdio front) → stdio upstream, vs. client → upstream directly', baseline: directStdio, gateway: gatewayStdio },
+  { id: 'b', title: '(b) Streamable HTTP client (2025-era session) → gateway /mcp → stdio upstream, vs. → mcp-proxy → same upstream', baseline: mcpProxyHttp, gateway: gatewayHttp },
+];
+
+/** One call of the given payload; throws unless the result is what the upstream sends. */
+function caller(running: Running, payload: Payload): () => Promise<void> {
+  const request = payload === 'tiny'
+    ? { name: `${running.prefix}echo`, arguments: { text: 'ping' } }
+    : { name: `${running.prefix}blob`, arguments: { bytes: BLOB_BYTES } };
+  const expected = payload === 'tiny' ? 4 : BLOB_BYTES;
+  return async () => {
+    const result = await running.client.callTool(request);
+    const block = (result.content as Array<{ type: string; text?: string }> | undefined)?.[0];
+    if (result.isError || block?.type !== 'text' || (block.text?.length ?? 0) < expected) {
+      throw new Error(`unexpected result from ${request.name}: ${JSON.stringify(result).slice(0, 300)}`);
+    }
+  };
+}
+
+async function measure(target: Target, payload: Payload, concurrency: number, o: BenchOptions): Promise<LoadResult> {
+  const running = await target.start(o);
+  try {
+    const call = caller(running, payload);
+    await call(); // fail fast on a broken setup, before timing anything
+    return await drive(call, concurrency, o.warmupMs, o.durationMs);
+  } finally {
+    await running.stop();
+  }
+}
+
+interface Cell {
+  payload: Payload;
+  concurrency: number;
+  runs: LoadResult[];
+  p50Ms: number;
+  p99Ms: number;
+  callsPerSec: number;
+}
+
+function summarise(payload: Payload, concurrency: number, runs: LoadResult[]): Cell {
+  return {
+    payload,
+    concurrency,
+    runs,
+    p50Ms: median(runs.map((r) => r.p50Ms)),
+    p99Ms: median(runs.map((r) => r.p99Ms)),
+    callsPerSec: median(runs.map((r) => r.callsPerSec)),
+  };
+}
+
+type PairResults = Record<string, Cell[]>;
+
+async function runPair(pair: Pair, o: BenchOptions): Promise<PairResults> {
+  const raw = new Map<string, LoadResult[]>();
+  const key = (t: Target, p: Payload, c: number) => `${t.id}|${p}|${c}`;
+  for (let run = 0; run < o.runs; run++) {
+    for (const payload of PAYLOADS) {
+      for (const concurrency of CONCURRENCY) {
+        const order = run % 2 === 0 ? [pair.baseline, pair.gateway] : [pair.gateway, pair.baseline];
+        for (const target of order) {
+          const r = await measure(target, payload, concurrency, o);
+          o.progress(`proxy (${pair.id}) run ${run + 1}/${o.runs} ${target.id} ${payload} c=${concurrency}: p50 ${fmt(r.p50Ms, 3)} ms, p99 ${fmt(r.p99Ms, 3)} ms, ${fmt(r.callsPerSec, 0)} calls/s (${r.calls} calls)`);
+          const k = key(target, payload, concurrency);
+          raw.set(k, [...(raw.get(k) ?? []), r]);
+        }
+      }
+    }
+  }
+  const out: PairResults = {};
+  for (const target of [pair.baseline, pair.gateway]) {
+    out[target.id] = PAYLOADS.flatMap((p) => CONCURRENCY.map((c) => summarise(p, c, raw.get(key(target, p, c))!)));
+  }
+  return out;
+}
+
+const cellOf = (cells: Cell[], p: Payload, c: number) => cells.find((x) => x.payload === p && x.concurrency === c)!;
+
+function pairTable(pair: Pair, results: PairResults): string {
+  const rows: string[][] = [];
+  for (const payload of PAYLOADS) {
+    for (const c of CONCURRENCY) {
+      for (const target of [pair.baseline, pair.gateway]) {
+        const cell = cellOf(results[target.id]!, payload, c);
+        rows.push([target.label, payload, String(c), fmt(cell.p50Ms, 3), fmt(cell.p99Ms, 3), fmt(cell.callsPerSec, 0)]);
+      }
+    }
+  }
+  return markdownTable(['target', 'result', 'conc.', 'p50 ms', 'p99 ms', 'calls/s'], rows, ['l', 'l', 'r', 'r', 'r', 'r']);
+}
+
+function pairGoals(pair: Pair, results: PairResults): { goals: Goal[]; ratios: string[][] } {
+  const base = results[pair.baseline.id]!;
+  const gw = results[pair.gateway.id]!;
+  const goals: Goal[] = [];
+  const ratios: string[][] = [];
+  for (const payload of PAYLOADS) {
+    const b1 = cellOf(base, payload, 1);
+    const g1 = cellOf(gw, payload, 1);
+    const b8 = cellOf(base, payload, 8);
+    const g8 = cellOf(gw, payload, 8);
+    const tput1 = g1.callsPerSec / b1.callsPerSec;
+    const tput8 = g8.callsPerSec / b8.callsPerSec;
+    const p50r1 = g1.p50Ms / b1.p50Ms;
+    const p50r8 = g8.p50Ms / b8.p50Ms;
+    ratios.push([`(${pair.id}) ${payload}`, fmt(tput1), fmt(tput8), fmt(p50r1), fmt(p50r8), fmt(g1.p50Ms - b1.p50Ms, 3), fmt(g8.p50Ms - b8.p50Ms, 3)]);
+    if (pair.id === 'a') {
+      goals.push(goal('proxy', `(a) ${payload}: throughput gateway/direct at c=8`, tput8, '>=', 0.7));
+      goals.push(goal('proxy', `(a) ${payload}: added p50 at c=1`, g1.p50Ms - b1.p50Ms, '<=', 0.3, ' ms', 3));
+    } else {
+      goals.push(goal('proxy', `(b) ${payload}: throughput gateway/mcp-proxy at c=8`, tput8, '>=', 2));
+      goals.push(goal('proxy', `(b) ${payload}: p50 gateway/mcp-proxy at c=1`, p50r1, '<=', 0.5));
+    }
+  }
+  return { goals, ratios };
+}
+
+interface MemoryRun {
+  idleMiB: number;
+  sessionsMiB: number;
+}
+
+/** RSS of the server process after start (one session opened and closed), then with 100 open sessions. */
+async function measureMemory(startServer: (o: BenchOptions) => Promise<HttpServerProc>, o: BenchOptions): Promise<MemoryRun> {
+  const server = await startServer(o);
+  const clients: Client[] = [];
+  try {
+    // Make sure the upstream is connected and the code paths are loaded, then leave no session.
+    const probe = await httpClient(server.url);
+    await probe.listTools();
+    await (probe.transport as StreamableHTTPClientTransport | undefined)?.terminateSession();
+    await closeQuietly(probe);
+    await sleep(500);
+    const idleMiB = rssMiB(server.proc.pid);
+    for (let i = 0; i < SESSIONS; i += 10) {
+      clients.push(...(await Promise.all(Array.from({ length: Math.min(10, SESSIONS - i) }, () => httpClient(server.url)))));
+    }
+    await sleep(500);
+    const sessionsMiB = rssMiB(server.proc.pid);
+    return { idleMiB, sessionsMiB };
+  } finally {
+    await Promise.all(clients.map(closeQuietly));
+    await server.proc.stop();
+    server.cleanup();
+  }
+}
+
+async function run(o: BenchOptions): Promise<SectionResult> {
+  const pairs: Record<string, PairResults> = {};
+  const parts: string[] = [];
+  const goals: Goal[] = [];
+  const ratioRows: string[][] = [];
+  for (const pair of PAIRS) {
+    const results = await runPair(pair, o);
+    pairs[pair.id] = results;
+    parts.push(`#### ${pair.title}\n\n${pairTable(pair, results)}`);
+    const g = pairGoals(pair, results);
+    goals.push(...g.goals);
+    ratioRows.push(...g.ratios);
+  }
+  parts.push(`#### Ratios (gateway ÷ baseline, from the medians above)\n\n${markdownTable(['pair, result', 'calls/s c=1', 'calls/s c=8', 'p50 c=1', 'p50 c=8', 'added p50 c=1 (ms)', 'added p50 c=8 (ms)'], ratioRows)}`);
+
+  const memory: Record<string, MemoryRun[]> = { gateway: [], 'mcp-proxy': [] };
+  for (let r = 0; r < o.runs; r++) {
+    for (const [id, start] of [['gateway', startHttpGateway], ['mcp-proxy', startMcpProxy]] as const) {
+      const m = await measureMemory(start, o);
+      o.progress(`proxy: ${id} RSS idle ${fmt(m.idleMiB, 1)} MiB, with ${SESSIONS} sessions ${fmt(m.sessionsMiB, 1)} MiB`);
+      memory[id]!.push(m);
+    }
+  }
+  const memRows = Object.entries(memory).map(([id, runs]) => {
+    const idle = median(runs.map((m) => m.idleMiB));
+    const open = median(runs.map((m) => m.sessionsMiB));
+    return [id === 'gateway' ? 'gateway (HTTP, upstream connected)' : 'mcp-proxy (reference)', fmt(idle, 1), fmt(open, 1), fmt(((open - idle) * 1024) / SESSIONS, 0)];
+  });
+  parts.push(`#### Memory (VmRSS of the server process; upstream not included)\n\n${markdownTable(['process', 'idle MiB', `${SESSIONS} open sessions MiB`, 'KiB per session'], memRows)}`);
+
+  return { markdown: parts.join('\n\n'), goals, data: { pairs, memory, blobBytes: BLOB_BYTES, sessions: SESSIONS, mcpProxyCommand: ['node', ...mcpProxyArgs('.', 0)].join(' ') } };
+}
+
+export const proxySection: Section = { name: 'proxy', title: 'Forwarding overhead: gateway vs. direct and vs. mcp-proxy', run };
