@@ -33,7 +33,7 @@ function parseOptions(argv: string[]): { sections: Section[]; options: BenchOpti
       only: { type: 'string', default: 'all' },
       runs: { type: 'string', default: '3' },
       'duration-ms': { type: 'string', default: '1000' },
-      'warmup-ms': { type: 'string', default: '300' },
+      'warmup-ms': { type: 'string', default: '400' },
       set: { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h' },
     },

@@ -2,10 +2,15 @@
  * Composition root: load config → logger → stores → upstreams → pipeline → fronts → serve.
  * The only place that reads process.env.
  */
-import { isLoopbackHost, loadConfig, parseListen, watchConfig } from './config/index.js';
+import { resolve } from 'node:path';
+import { ApprovalsSchema, isLoopbackHost, loadConfig, parseListen, watchConfig, type Config } from './config/index.js';
 import { createLogger, type Logger } from './log.js';
-import { createAuditLog } from './audit/log.js';
-import { compilePolicy, createUsageCounter, NO_LOCKDOWN } from './policy/index.js';
+import { createAuditLog, createUndoService, createUndoStore } from './audit/index.js';
+import { compilePolicy, createUsageCounter, diffPolicies, explainAgent, formatDiff } from './policy/index.js';
+import { createApprovals, loadOrCreateLinkSecret } from './approvals/index.js';
+import { createAuthenticator, createMetrics } from './http/index.js';
+import { createLockdownRoute, createLockdownStore } from './state/index.js';
+import { policyCatalogOf } from './proxy/catalog.js';
 import { compileTaint, createRedactor } from './taint/index.js';
 import { Pipeline } from './proxy/pipeline.js';
 import { PinStore } from './proxy/pins.js';
@@ -44,8 +49,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     (l) => l.flush(),
   );
   try {
+    const stateDir = resolve(config.gateway.state);
     const audit = life.add(createAuditLog({ file: config.gateway.audit.file, arguments: config.gateway.audit.arguments, secrets: loaded.secrets }), (a) => a.close());
     const redact = createRedactor(loaded.secrets);
+    /** The config in force (replaced on reload). */
+    let current: Readonly<Config> = config;
+    let url: string | undefined;
+    const publicUrl = () => config.gateway.publicUrl ?? url ?? 'http://127.0.0.1:8787';
 
     // The registry's hooks need the pipeline, and the pipeline needs the registry.
     const late: { pipeline?: Pipeline } = {};
@@ -53,7 +63,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const registry: UpstreamRegistry = life.add(
       new UpstreamRegistry(config.servers, {
         log,
-        pins: new PinStore(config.gateway.state),
+        pins: new PinStore(stateDir),
         hooks: {
           onNotification: (u, method, params) => {
             const clean = redact(params ?? {});
@@ -63,6 +73,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             if (!late.pipeline) throw new Error('gateway not ready');
             return late.pipeline.routeClientRequest(u, method, params, signal);
           },
+          onRestart: (u) => metrics.recordUpstreamRestart(u.name),
         },
         events: {
           onListsChanged: (kinds) => hub.listsChanged(kinds),
@@ -72,10 +83,48 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       (r) => r.close(),
     );
     life.add(hub, (h) => h.close());
+
+    const approvalsConfig = config.approvals ?? ApprovalsSchema.parse({});
+    const listenAddress = options.listen ?? config.gateway.listen ?? (options.stdio ? undefined : '127.0.0.1:8787');
+    const approvals = life.add(
+      await createApprovals({ config: approvalsConfig, stateDir, audit, log: log.child({ component: 'approvals' }), publicUrl, linkSecret: loadOrCreateLinkSecret(stateDir) }),
+      (a) => a.close(),
+    );
+    const metrics = createMetrics({
+      sources: {
+        upstreams: () => registry.upstreams.map((u) => ({ name: u.name, up: u.state === 'up' })),
+        pendingApprovals: () => approvals.list({ status: 'pending' }).length,
+      },
+    });
+    const lockdown = await createLockdownStore(stateDir);
+    const undoService = createUndoService({
+      store: createUndoStore({ stateDir, onWarning: (message) => log.warn(message) }),
+      runCall: (agent, tool, args) => pipeline.runCompensatingCall(agent, tool, args),
+      audit,
+    });
+
     const pipeline = life.add(
       new Pipeline(
-        { policy: compilePolicy(config, { version: loaded.hash }), taint: compileTaint(config.taint), lockdown: NO_LOCKDOWN, usage: createUsageCounter() },
-        { registry, log, audit, callTimeoutMs: config.gateway.limits.callTimeout, maxResultBytes: config.gateway.limits.maxResultBytes, redact },
+        { policy: compilePolicy(config, { version: loaded.hash }), taint: compileTaint(config.taint), lockdown: lockdown.get(), usage: createUsageCounter() },
+        {
+          registry,
+          log,
+          audit,
+          // A human must be able to answer: the page/API (HTTP listener), a webhook, or elicitation.
+          ...(listenAddress || approvalsConfig.channels.length > 0 ? { approvals } : {}),
+          elicitApprovals: approvalsConfig.channels.some((c) => 'elicit' in c),
+          callTimeoutMs: config.gateway.limits.callTimeout,
+          maxResultBytes: config.gateway.limits.maxResultBytes,
+          redact,
+          observers: {
+            onCallCompleted: (c) => metrics.recordCall(c.agent, c.tool, c.decision, c.seconds, c.outcome),
+            onTaint: (kind) => metrics.recordTaintEvent(kind),
+            onUndoable: (c) => {
+              const recorded = undoService.record({ ...c, result: c.result });
+              if (!recorded.recorded) log.warn({ callId: c.callId, reason: recorded.reason }, 'call cannot be undone');
+            },
+          },
+        },
       ),
       (p) => p.close(),
     );
@@ -84,23 +133,35 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
     if (options.stdio) life.add(startStdioFront({ pipeline, registry, hub, log, agent: options.agent ?? 'default' }), (f) => f.close());
 
-    let url: string | undefined;
-    const listen = options.listen ?? config.gateway.listen ?? (options.stdio ? undefined : '127.0.0.1:8787');
-    if (listen) {
-      const { host, port } = parseListen(listen);
+    if (listenAddress) {
+      const { host, port } = parseListen(listenAddress);
       if (config.gateway.auth.mode === 'none' && !isLoopbackHost(host)) {
-        throw new Error(`refusing to listen on ${listen} with auth.mode none: only loopback addresses may be unauthenticated (set gateway.auth.mode: jwt)`);
+        throw new Error(`refusing to listen on ${listenAddress} with auth.mode none: only loopback addresses may be unauthenticated (set gateway.auth.mode: jwt)`);
       }
       const mcp = life.add(
         createMcpHttpFront({ pipeline, registry, hub, log, maxRequestBytes: config.gateway.limits.maxRequestBytes, maxSessions: config.gateway.limits.maxSessions }),
         (m) => m.close(),
       );
+      const auth = createAuthenticator({ auth: config.gateway.auth, agents: () => Object.keys(current.agents), publicUrl, audit, metrics, stateDir });
       const publicHost = config.gateway.publicUrl ? new URL(config.gateway.publicUrl).hostname : undefined;
       const app = createApp({
         mcp,
         registry,
+        auth,
+        metrics,
+        approvals,
+        undo: undoService,
+        auditFile: config.gateway.audit.file,
+        publicUrl,
         allowedHosts: [...new Set(['localhost', '127.0.0.1', '[::1]', '::1', host, ...(publicHost ? [publicHost] : [])])],
-        identify: async () => ({ agent: 'default', claims: undefined, modernSessionKey: 'default' }),
+        explain: (agent) => (current.agents[agent] ? explainAgent(pipeline.runtime.policy, agent, policyCatalogOf(registry)) : undefined),
+        lockdown: createLockdownRoute(lockdown, {
+          onChange: (state, change) => {
+            pipeline.runtime = { ...pipeline.runtime, lockdown: state };
+            audit.record({ event: 'lockdown.changed', ...(change.agent ? { agent: change.agent } : {}), outcome: change.mode, ...(change.by ? { by: change.by } : {}) });
+            hub.listsChanged({ tools: true, resources: true, prompts: true });
+          },
+        }),
       });
       const listener = life.add(await listenHttp(app.fetch, host, port), (l) => l.close());
       url = listener.url;
@@ -113,15 +174,23 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         try {
           const policy = compilePolicy(next.config, { version: next.hash });
           const taint = compileTaint(next.config.taint);
+          const diff = diffPolicies(current, next.config, policyCatalogOf(registry));
           // One assignment: a call in flight keeps the runtime it started with.
           pipeline.runtime = { ...pipeline.runtime, policy, taint };
-          audit.record({ event: 'policy.reloaded', outcome: 'ok', version: next.hash });
-          log.info({ version: next.hash }, 'policy reloaded');
+          current = next.config;
+          metrics.recordPolicyReload('ok');
+          audit.record({ event: 'policy.reloaded', outcome: 'ok', version: next.hash, diff });
+          log.info({ version: next.hash, changes: diff.hasChanges ? formatDiff(diff) : 'none' }, 'policy reloaded');
+          hub.listsChanged({ tools: true, resources: true, prompts: true });
         } catch (error) {
+          metrics.recordPolicyReload('error');
           log.error({ err: error instanceof Error ? error.message : String(error) }, 'reload rejected; the running policy stays in force');
         }
       },
-      (error) => log.error({ issues: error.message }, 'reload rejected; the running policy stays in force'),
+      (error) => {
+        metrics.recordPolicyReload('error');
+        log.error({ issues: error.message }, 'reload rejected; the running policy stays in force');
+      },
       { env, initialHash: loaded.hash },
     );
     life.add(watcher, (w) => w.close());

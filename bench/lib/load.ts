@@ -15,7 +15,13 @@ export interface LoadResult {
  * flight. Throughput counts calls completed from the start of measuring until the last worker
  * finishes its final call. Any failed call rejects the whole measurement.
  */
-export async function drive(call: () => Promise<void>, concurrency: number, warmupMs: number, durationMs: number): Promise<LoadResult> {
+export async function drive(
+  call: () => Promise<void>,
+  concurrency: number,
+  warmupMs: number,
+  durationMs: number,
+  hooks: { beforeMeasure?: () => void; afterMeasure?: () => void } = {},
+): Promise<LoadResult> {
   const phase = async (ms: number, record: boolean) => {
     const latencies: number[] = [];
     const start = performance.now();
@@ -31,7 +37,9 @@ export async function drive(call: () => Promise<void>, concurrency: number, warm
     return { latencies, elapsedMs: performance.now() - start };
   };
   await phase(warmupMs, false);
+  hooks.beforeMeasure?.();
   const { latencies, elapsedMs } = await phase(durationMs, true);
+  hooks.afterMeasure?.();
   const sorted = Float64Array.from(latencies).sort();
   return {
     calls: latencies.length,

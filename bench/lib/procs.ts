@@ -1,6 +1,6 @@
 /** Child processes for the benchmark: started in their own process group, drained, stopped. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 const TAIL = 16_384;
@@ -118,3 +118,48 @@ export function rssMiB(pid: number): number {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Direct children of a process (Linux: /proc/<pid>/task/<pid>/children). */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** A process and all its descendants, the process first. */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...childPids(out[i]!));
+  return out;
+}
+
+export interface CpuSample {
+  /** ns on a CPU, summed over the process's threads. */
+  readonly onCpuNs: number;
+  /** ns its threads waited runnable for a CPU (scheduler contention). */
+  readonly waitNs: number;
+}
+
+/** CPU time of a process so far, from /proc/<pid>/task/<tid>/schedstat; zeros once it is gone. */
+export function cpuOf(pid: number): CpuSample {
+  let onCpuNs = 0;
+  let waitNs = 0;
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return { onCpuNs, waitNs };
+  }
+  for (const tid of tids) {
+    try {
+      const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+      onCpuNs += Number(run);
+      waitNs += Number(wait);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return { onCpuNs, waitNs };
+}

@@ -164,7 +164,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
   const agents = setting('agents', 1_000);
   const rulesPerAgent = setting('rules', 1_000);
   const samples = setting('samples', 1_000_000);
-  const parseAgents = Math.min(agents, setting('parseAgents', 50));
+  const parseAgents = Math.min(agents, setting('parseAgents', 20));
   const say = options.progress;
 
   say(`policy: generating ${agents} agents × ${rulesPerAgent} rules`);

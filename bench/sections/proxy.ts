@@ -16,13 +16,16 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { stringify } from 'yaml';
 import { drive, type LoadResult } from '../lib/load.js';
-import { freePort, rssMiB, sleep, startProc, waitForHttp, type Proc } from '../lib/procs.js';
+import { transpileFixture } from '../lib/fixture.js';
+import { cpuOf, freePort, processTree, rssMiB, sleep, startProc, waitForHttp, type Proc } from '../lib/procs.js';
 import { fmt, markdownTable, median } from '../lib/stats.js';
 import { goal, type BenchOptions, type Goal, type Section, type SectionResult } from '../lib/types.js';
 
 const CLIENT_INFO = { name: 'portcullis-bench', version: '1.0.0' };
 const BLOB_BYTES = 64 * 1024;
 const SESSIONS = 100;
+/** A call that takes this long is an error, not a measurement. */
+const CALL_TIMEOUT_MS = 20_000;
 
 type Payload = 'tiny' | '64KiB';
 const PAYLOADS: readonly Payload[] = ['tiny', '64KiB'];
@@ -32,6 +35,11 @@ interface Running {
   readonly client: Client;
   /** The exposed name of an upstream tool (`echo` / `blob`) through this target. */
   readonly prefix: string;
+  /** The process the client talks to: the proxy (its descendants are the upstream), or the upstream itself. */
+  readonly pid: number;
+  readonly viaProxy: boolean;
+  /** The tail of the proxy's (or upstream's) stderr, for error reports. */
+  stderrTail(): string;
   stop(): Promise<void>;
 }
 
@@ -48,9 +56,13 @@ interface Pair {
   readonly gateway: Target;
 }
 
-/** The upstream fixture as a command line. */
+const FIXTURE = 'bench/echo-server.ts';
+/** The fixture transpiled to plain JS (see transpileFixture); tsx until the section has started. */
+let compiledFixture: string | undefined;
+
+/** The upstream fixture as a command line (after `node`). */
 function upstreamArgs(root: string): string[] {
-  return ['--import', 'tsx', join(root, 'bench/echo-server.ts')];
+  return compiledFixture ? [compiledFixture] : ['--import', 'tsx', join(root, FIXTURE)];
 }
 
 /** A gateway config in a fresh temp folder: one stdio upstream, allow rules, audit + info log. */
@@ -80,12 +92,15 @@ function writeGatewayConfig(root: string): { dir: string; file: string } {
   return { dir, file };
 }
 
-async function stdioClient(command: string, args: string[], cwd: string): Promise<Client> {
+async function stdioClient(command: string, args: string[], cwd: string): Promise<{ client: Client; pid: number; stderrTail: () => string }> {
   const transport = new StdioClientTransport({ command, args, cwd, stderr: 'pipe' });
-  transport.stderr?.on('data', () => {}); // drain: the gateway logs at info
+  let tail = '';
+  // Drain (the gateway logs at info), keeping the last few KiB for error reports.
+  transport.stderr?.on('data', (d: Buffer) => (tail = (tail + d.toString('utf8')).slice(-8_192)));
   const client = new Client(CLIENT_INFO);
   await client.connect(transport);
-  return client;
+  if (transport.pid === null) throw new Error(`${command} has no pid`);
+  return { client, pid: transport.pid, stderrTail: () => tail };
 }
 
 async function httpClient(url: string): Promise<Client> {
@@ -106,8 +121,8 @@ const directStdio: Target = {
   id: 'direct',
   label: 'direct (client spawns upstream)',
   async start(o) {
-    const client = await stdioClient(process.execPath, upstreamArgs(o.root), o.root);
-    return { client, prefix: '', stop: () => closeQuietly(client) };
+    const { client, pid, stderrTail } = await stdioClient(process.execPath, upstreamArgs(o.root), o.root);
+    return { client, pid, viaProxy: false, prefix: '', stderrTail, stop: () => closeQuietly(client) };
   },
 };
 
@@ -116,9 +131,12 @@ const gatewayStdio: Target = {
   label: 'gateway `serve --stdio`',
   async start(o) {
     const { dir, file } = writeGatewayConfig(o.root);
-    const client = await stdioClient(process.execPath, [join(o.root, 'bin/portcullis.js'), 'serve', '--stdio', '-c', file], o.root);
+    const { client, pid, stderrTail } = await stdioClient(process.execPath, [join(o.root, 'bin/portcullis.js'), 'serve', '--stdio', '-c', file], o.root);
     return {
       client,
+      pid,
+      viaProxy: true,
+      stderrTail,
       prefix: 'bench__',
       async stop() {
         await closeQuietly(client);
@@ -153,6 +171,11 @@ export function mcpProxyArgs(root: string, port: number): string[] {
   return [join(root, 'node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs'), '--host', '127.0.0.1', '--port', String(port), '--server', 'stream', '--', process.execPath, ...upstreamArgs(root)];
 }
 
+/** As run, with paths relative to the repository root. */
+function mcpProxyCommand(root: string): string {
+  return ['node', ...mcpProxyArgs(root, 0)].join(' ').replaceAll(process.execPath, 'node').replaceAll(`${root}/`, '').replace('--port 0', '--port PORT');
+}
+
 async function startMcpProxy(o: BenchOptions): Promise<HttpServerProc> {
   const port = await freePort();
   const proc = startProc(process.execPath, mcpProxyArgs(o.root, port), { cwd: o.root });
@@ -183,6 +206,9 @@ function httpTarget(id: string, label: string, startServer: (o: BenchOptions) =>
       }
       return {
         client,
+        pid: server.proc.pid,
+        viaProxy: true,
+        stderrTail: () => server.proc.stderrTail(),
         prefix: server.prefix,
         async stop() {
           await closeQuietly(client);
@@ -209,7 +235,7 @@ function caller(running: Running, payload: Payload): () => Promise<void> {
     : { name: `${running.prefix}blob`, arguments: { bytes: BLOB_BYTES } };
   const expected = payload === 'tiny' ? 4 : BLOB_BYTES;
   return async () => {
-    const result = await running.client.callTool(request);
+    const result = await running.client.callTool(request, { timeout: CALL_TIMEOUT_MS });
     const block = (result.content as Array<{ type: string; text?: string }> | undefined)?.[0];
     if (result.isError || block?.type !== 'text' || (block.text?.length ?? 0) < expected) {
       throw new Error(`unexpected result from ${request.name}: ${JSON.stringify(result).slice(0, 300)}`);
@@ -217,12 +243,56 @@ function caller(running: Running, payload: Payload): () => Promise<void> {
   };
 }
 
-async function measure(target: Target, payload: Payload, concurrency: number, o: BenchOptions): Promise<LoadResult> {
+/** CPU per call, in µs, of each process in the chain (from schedstat, all threads). */
+interface CpuPerCall {
+  /** The gateway or mcp-proxy; absent for the direct baseline. */
+  readonly proxy?: number;
+  readonly upstream: number;
+  /** The benchmark process, i.e. the client. */
+  readonly client: number;
+  /** µs per call the proxy's threads (or the upstream's, direct) waited runnable for a CPU. */
+  readonly runQueueWait: number;
+}
+
+interface Measured extends LoadResult {
+  readonly cpu: CpuPerCall;
+}
+
+async function measure(target: Target, payload: Payload, concurrency: number, o: BenchOptions): Promise<Measured> {
   const running = await target.start(o);
   try {
     const call = caller(running, payload);
     await call(); // fail fast on a broken setup, before timing anything
-    return await drive(call, concurrency, o.warmupMs, o.durationMs);
+    let tree: number[] = [];
+    let before: Array<{ onCpuNs: number; waitNs: number }> = [];
+    let after: typeof before = [];
+    let clientBefore = process.cpuUsage();
+    let client = 0;
+    const result = await drive(call, concurrency, o.warmupMs, o.durationMs, {
+      beforeMeasure() {
+        tree = processTree(running.pid);
+        before = tree.map(cpuOf);
+        clientBefore = process.cpuUsage();
+      },
+      afterMeasure() {
+        const used = process.cpuUsage(clientBefore);
+        client = used.user + used.system;
+        after = tree.map(cpuOf);
+      },
+    });
+    const perCall = (ns: number) => ns / 1000 / result.calls;
+    const delta = (i: number) => ({ on: after[i]!.onCpuNs - before[i]!.onCpuNs, wait: after[i]!.waitNs - before[i]!.waitNs });
+    const upstreamNs = tree.map((_, i) => (running.viaProxy && i === 0 ? 0 : delta(i).on)).reduce((a, b) => a + b, 0);
+    const cpu: CpuPerCall = {
+      ...(running.viaProxy ? { proxy: perCall(delta(0).on) } : {}),
+      upstream: perCall(upstreamNs),
+      client: client / result.calls,
+      runQueueWait: perCall(delta(0).wait),
+    };
+    return { ...result, cpu };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`${target.label}, ${payload}, conc. ${concurrency}: ${message}\n--- its stderr, last lines ---\n${running.stderrTail().split('\n').slice(-25).join('\n')}`, { cause: error });
   } finally {
     await running.stop();
   }
@@ -231,27 +301,31 @@ async function measure(target: Target, payload: Payload, concurrency: number, o:
 interface Cell {
   payload: Payload;
   concurrency: number;
-  runs: LoadResult[];
+  runs: Measured[];
   p50Ms: number;
   p99Ms: number;
   callsPerSec: number;
+  cpu: { proxy?: number; upstream: number; client: number; runQueueWait: number };
 }
 
-function summarise(payload: Payload, concurrency: number, runs: LoadResult[]): Cell {
+function summarise(payload: Payload, concurrency: number, runs: Measured[]): Cell {
+  const med = (f: (r: Measured) => number) => median(runs.map(f));
+  const proxy = runs[0]!.cpu.proxy === undefined ? {} : { proxy: med((r) => r.cpu.proxy!) };
   return {
     payload,
     concurrency,
     runs,
-    p50Ms: median(runs.map((r) => r.p50Ms)),
-    p99Ms: median(runs.map((r) => r.p99Ms)),
-    callsPerSec: median(runs.map((r) => r.callsPerSec)),
+    p50Ms: med((r) => r.p50Ms),
+    p99Ms: med((r) => r.p99Ms),
+    callsPerSec: med((r) => r.callsPerSec),
+    cpu: { ...proxy, upstream: med((r) => r.cpu.upstream), client: med((r) => r.cpu.client), runQueueWait: med((r) => r.cpu.runQueueWait) },
   };
 }
 
 type PairResults = Record<string, Cell[]>;
 
 async function runPair(pair: Pair, o: BenchOptions): Promise<PairResults> {
-  const raw = new Map<string, LoadResult[]>();
+  const raw = new Map<string, Measured[]>();
   const key = (t: Target, p: Payload, c: number) => `${t.id}|${p}|${c}`;
   for (let run = 0; run < o.runs; run++) {
     for (const payload of PAYLOADS) {
@@ -259,7 +333,10 @@ async function runPair(pair: Pair, o: BenchOptions): Promise<PairResults> {
         const order = run % 2 === 0 ? [pair.baseline, pair.gateway] : [pair.gateway, pair.baseline];
         for (const target of order) {
           const r = await measure(target, payload, concurrency, o);
-          o.progress(`proxy (${pair.id}) run ${run + 1}/${o.runs} ${target.id} ${payload} c=${concurrency}: p50 ${fmt(r.p50Ms, 3)} ms, p99 ${fmt(r.p99Ms, 3)} ms, ${fmt(r.callsPerSec, 0)} calls/s (${r.calls} calls)`);
+          o.progress(
+            `proxy (${pair.id}) run ${run + 1}/${o.runs} ${target.id} ${payload} c=${concurrency}: p50 ${fmt(r.p50Ms, 3)} ms, p99 ${fmt(r.p99Ms, 3)} ms, ` +
+              `${fmt(r.callsPerSec, 0)} calls/s (${r.calls} calls); CPU µs/call proxy ${fmt(r.cpu.proxy ?? Number.NaN, 0)} upstream ${fmt(r.cpu.upstream, 0)} client ${fmt(r.cpu.client, 0)}`,
+          );
           const k = key(target, payload, concurrency);
           raw.set(k, [...(raw.get(k) ?? []), r]);
         }
@@ -281,11 +358,12 @@ function pairTable(pair: Pair, results: PairResults): string {
     for (const c of CONCURRENCY) {
       for (const target of [pair.baseline, pair.gateway]) {
         const cell = cellOf(results[target.id]!, payload, c);
-        rows.push([target.label, payload, String(c), fmt(cell.p50Ms, 3), fmt(cell.p99Ms, 3), fmt(cell.callsPerSec, 0)]);
+        const cpu = `${fmt(cell.cpu.proxy ?? Number.NaN, 0)} / ${fmt(cell.cpu.upstream, 0)} / ${fmt(cell.cpu.client, 0)}`;
+        rows.push([target.label, payload, String(c), fmt(cell.p50Ms, 3), fmt(cell.p99Ms, 3), fmt(cell.callsPerSec, 0), cpu]);
       }
     }
   }
-  return markdownTable(['target', 'result', 'conc.', 'p50 ms', 'p99 ms', 'calls/s'], rows, ['l', 'l', 'r', 'r', 'r', 'r']);
+  return markdownTable(['target', 'result', 'conc.', 'p50 ms', 'p99 ms', 'calls/s', 'CPU µs/call proxy / upstream / client'], rows, ['l', 'l', 'r', 'r', 'r', 'r', 'r']);
 }
 
 function pairGoals(pair: Pair, results: PairResults): { goals: Goal[]; ratios: string[][] } {
@@ -345,6 +423,7 @@ async function measureMemory(startServer: (o: BenchOptions) => Promise<HttpServe
 }
 
 async function run(o: BenchOptions): Promise<SectionResult> {
+  compiledFixture = transpileFixture(o.root, FIXTURE);
   const pairs: Record<string, PairResults> = {};
   const parts: string[] = [];
   const goals: Goal[] = [];
@@ -360,7 +439,8 @@ async function run(o: BenchOptions): Promise<SectionResult> {
   parts.push(`#### Ratios (gateway ÷ baseline, from the medians above)\n\n${markdownTable(['pair, result', 'calls/s c=1', 'calls/s c=8', 'p50 c=1', 'p50 c=8', 'added p50 c=1 (ms)', 'added p50 c=8 (ms)'], ratioRows)}`);
 
   const memory: Record<string, MemoryRun[]> = { gateway: [], 'mcp-proxy': [] };
-  for (let r = 0; r < o.runs; r++) {
+  const memoryRuns = Number(o.settings.get('proxy.memoryRuns') ?? 1);
+  for (let r = 0; r < memoryRuns; r++) {
     for (const [id, start] of [['gateway', startHttpGateway], ['mcp-proxy', startMcpProxy]] as const) {
       const m = await measureMemory(start, o);
       o.progress(`proxy: ${id} RSS idle ${fmt(m.idleMiB, 1)} MiB, with ${SESSIONS} sessions ${fmt(m.sessionsMiB, 1)} MiB`);
@@ -374,7 +454,17 @@ async function run(o: BenchOptions): Promise<SectionResult> {
   });
   parts.push(`#### Memory (VmRSS of the server process; upstream not included)\n\n${markdownTable(['process', 'idle MiB', `${SESSIONS} open sessions MiB`, 'KiB per session'], memRows)}`);
 
-  return { markdown: parts.join('\n\n'), goals, data: { pairs, memory, blobBytes: BLOB_BYTES, sessions: SESSIONS, mcpProxyCommand: ['node', ...mcpProxyArgs('.', 0)].join(' ') } };
+  const notes = [
+    `Each cell of each target runs on freshly started processes (${o.runs} runs, the two targets of a pair back to back, alternating which goes first); ` +
+      `${o.warmupMs} ms of calls are discarded, then ${o.durationMs} ms are measured. tiny = \`echo {text: "ping"}\`, 64KiB = \`blob {bytes: 65536}\`; ` +
+      'conc. = calls in flight on one client connection (one session for HTTP). Gateway: policy (2 allow rules), audit (arguments: full) and info logging on.',
+    'CPU µs/call = on-CPU time (all threads, /proc schedstat) of the proxy (gateway or mcp-proxy), of the upstream, and of the benchmark process (the client), divided by calls; ' +
+      'the three share the machine\'s cores, so at conc. 8 throughput is roughly cores ÷ their sum.',
+    `mcp-proxy: \`${mcpProxyCommand(o.root)}\` (defaults otherwise: stateful sessions, event store on), client URL http://127.0.0.1:PORT/mcp; ` +
+      `the upstream is ${FIXTURE} transpiled to plain JS, started the same way by all targets.`,
+  ];
+  parts.unshift(notes.join('\n'));
+  return { markdown: parts.join('\n\n'), goals, data: { pairs, memory, blobBytes: BLOB_BYTES, sessions: SESSIONS, mcpProxyCommand: mcpProxyCommand(o.root) } };
 }
 
 export const proxySection: Section = { name: 'proxy', title: 'Forwarding overhead: gateway vs. direct and vs. mcp-proxy', run };

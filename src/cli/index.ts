@@ -12,6 +12,10 @@ const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }>
   diff: { run: async () => (await import('./diff.js')).diffCommand, summary: 'capability diff between two policies (exit 3 when they differ)' },
   call: { run: async () => (await import('./call.js')).callCommand, summary: 'decide a call (--dry-run) or send it through a running gateway' },
   lockdown: { run: async () => (await import('./lockdown.js')).lockdownCommand, summary: 'kill switch: lock an agent (or all) down, or lift it' },
+  approvals: { run: async () => (await import('./approvals.js')).approvalsCommand, summary: 'answer approval requests (list, show, approve, deny, watch)' },
+  audit: { run: async () => (await import('./audit.js')).auditCommand, summary: 'query the audit log' },
+  undo: { run: async () => (await import('./undo.js')).undoCommand, summary: 'run the compensating action declared for a call' },
+  token: { run: async () => (await import('./token.js')).tokenCommand, summary: 'mint a signed JWT with the configured key (development, scripts)' },
 };
 
 export function usage(): string {

@@ -46,6 +46,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.stderr.write(`portcullis serve: ${message}\n`);
     return 2;
   }
+  // The gateway never dies of one bad request: a stray rejection is logged, not fatal.
+  process.on('unhandledRejection', (reason) => gateway.log.error({ err: reason instanceof Error ? reason.stack : String(reason) }, 'unhandled rejection'));
   if (gateway.url && !values.stdio) {
     process.stderr.write(`portcullis: MCP endpoint ${gateway.url}/mcp\n`);
   }

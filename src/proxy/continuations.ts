@@ -26,13 +26,17 @@ export class ParkedCall<T> {
   private counter = 0;
   /** Aborts the upstream call (client cancelled, or never came back). */
   readonly controller = new AbortController();
-  readonly result: Promise<T>;
+  private result: Promise<T> | undefined;
 
-  /** Starts the upstream call with the signal that cancels it. */
-  constructor(start: (signal: AbortSignal) => Promise<T>) {
-    this.result = start(this.controller.signal);
+  /**
+   * Starts the work with the signal that cancels it. Separate from construction so whoever
+   * answers its questions can be registered first.
+   */
+  start(work: (signal: AbortSignal) => Promise<T>): this {
+    this.result = work(this.controller.signal);
     // A parked call nobody awaits any more must not become an unhandled rejection.
     this.result.catch(() => undefined);
+    return this;
   }
 
   /** Called when the upstream asks: resolves once the client's retry carries the answer. */
@@ -50,6 +54,7 @@ export class ParkedCall<T> {
       if (this.pending.size > 0) resolve('questions');
       else this.waiter = () => resolve('questions');
     });
+    if (!this.result) throw new Error('the call was never started');
     const outcome = await Promise.race([this.result.then((value) => ({ value })), questionsRaised]);
     this.waiter = undefined;
     if (outcome !== 'questions') return { done: true, value: outcome.value };

@@ -23,9 +23,10 @@ import {
 import type { ProtocolError } from '@modelcontextprotocol/client';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { evaluate, formatDenial, isListed, isTemplateListed, type CompiledPolicy, type Decision, type PolicyInput, type ToolFacts, type LockdownState, type UsageCounter } from '../policy/index.js';
+import { evaluate, formatDenial, isListed, isTemplateListed, lockdownFor, type CompiledPolicy, type Decision, type PolicyInput, type ToolFacts, type LockdownState, type UsageCounter } from '../policy/index.js';
 import { argsDigest, type AuditLog } from '../audit/log.js';
 import { Continuations, ParkedCall } from './continuations.js';
+import { holdOutcomeText, type ApprovalSubject, type Approvals, type ElicitAnswer, type HoldOutcome } from '../approvals/index.js';
 import {
   createProvenanceIndex,
   escalate,
@@ -62,10 +63,23 @@ export interface Caller {
   requestState?: string;
 }
 
+/** What the pipeline reports besides the audit log: metrics, and calls that can be undone. */
+export interface PipelineObservers {
+  onCallCompleted?(call: { agent: string; tool: string; decision: string; outcome: string; seconds: number }): void;
+  onTaint?(kind: 'tainted' | 'suspicious' | 'provenance' | 'hidden-characters'): void;
+  /** A call whose deciding rule declares an undo succeeded. */
+  onUndoable?(call: { callId: string; agent: string; owner: string | undefined; session: string; tool: string; args: Record<string, unknown> | undefined; result: CallToolResult; undo: { tool: string; args: Record<string, unknown> } }): void;
+}
+
 export interface PipelineOptions {
   registry: UpstreamRegistry;
   log: Logger;
   audit: AuditLog;
+  observers?: PipelineObservers;
+  /** Where `ask` decisions wait for a human; without it, asking means denying. */
+  approvals?: Approvals;
+  /** Whether the opt-in elicitation channel is configured (approvals.channels: [{ elicit: {} }]). */
+  elicitApprovals?: boolean;
   callTimeoutMs: number;
   maxResultBytes: number;
   redact: <T>(value: T) => T;
@@ -94,6 +108,8 @@ interface CallContext {
   entry?: InFlight;
   /** The taint label its result got, for the audit log. */
   label: Record<string, unknown> | undefined;
+  /** The approval it ran under, for the audit log. */
+  approval?: { id: string; by?: string; scope?: string };
   /** Set when the call was refused after the decision (approval denied): already audited. */
   denied?: boolean;
   completed: (outcome: string, extra?: Record<string, unknown>) => void;
@@ -191,8 +207,12 @@ export class Pipeline {
       ...(decision.escalatedBy ? { escalatedBy: decision.escalatedBy } : {}),
       ...(session.taint.tainted ? { taint: { suspicious: session.taint.suspicious, sources: session.taint.sources } } : {}),
     });
-    const completed = (outcome: string, extra: Record<string, unknown> = {}) =>
-      this.audit.record({ event: 'call.completed', ...audit, decision: decision.effect, rule: decision.rule?.path, outcome, durationMs: this.now() - startedAt, ...extra });
+    const completed = (outcome: string, extra: Record<string, unknown> = {}) => {
+      const durationMs = this.now() - startedAt;
+      this.audit.record({ event: 'call.completed', ...audit, decision: decision.effect, rule: decision.rule?.path, outcome, durationMs, ...extra });
+      this.opts.observers?.onCallCompleted?.({ agent: session.agent, tool: name, decision: decision.effect, outcome, seconds: durationMs / 1000 });
+    };
+    if (decision.escalatedBy) this.opts.observers?.onTaint?.(decision.escalatedBy === 'hidden-args' ? 'hidden-characters' : decision.escalatedBy === 'provenance' ? 'provenance' : decision.escalatedBy === 'suspicious' ? 'suspicious' : 'tainted');
 
     if (!route) {
       // Unknown (or its upstream is down): a JSON-RPC error, distinct from a denial, and still audited.
@@ -217,8 +237,9 @@ export class Pipeline {
       resumed.answer(caller.inputResponses);
       return this.drive(caller, call, resumed as ParkedCall<CallToolResult | InputRequiredResult>, binding);
     }
-    const run = new ParkedCall<CallToolResult | InputRequiredResult>((signal) => this.execute(call, signal));
+    const run = new ParkedCall<CallToolResult | InputRequiredResult>();
     this.inFlight.add((call.entry = { caller, upstream: undefined, startedAt, parked: run as ParkedCall<unknown> }));
+    run.start((signal) => this.execute(call, signal));
     return this.drive(caller, call, run, binding);
   }
 
@@ -247,13 +268,68 @@ export class Pipeline {
   }
 
   /**
-   * An `ask` decision: until an approval channel is configured, asking means denying. Returns
-   * the result to answer instead of running the call, or undefined to run it.
+   * An `ask` decision: the call waits for a human (approval page, API, CLI, signed link, or the
+   * client's own user by elicitation). Returns the result to answer instead of running the call,
+   * or undefined when it was approved and may run.
    */
-  private async approve(call: CallContext, _signal: AbortSignal): Promise<CallToolResult | undefined> {
-    call.completed('denied');
-    call.denied = true;
-    return denial(`${explainRefusal(call.decision, call.policyReasons)} This call requires approval; no approval channel is configured, so it is denied. Do not retry.`);
+  private async approve(call: CallContext, signal: AbortSignal): Promise<CallToolResult | undefined> {
+    const approvals = this.opts.approvals;
+    const refuse = (outcome: string, text: string, extra: Record<string, unknown> = {}) => {
+      call.denied = true;
+      call.completed(outcome, extra);
+      return denial(text);
+    };
+    if (!approvals) {
+      return refuse('denied', `${explainRefusal(call.decision, call.policyReasons)} This call requires approval; no approval channel is configured, so it is denied. Do not retry.`);
+    }
+    const { session, route } = call;
+    const subject: ApprovalSubject = {
+      agent: session.agent,
+      ...(this.ownerOf(session.agent) ? { owner: this.ownerOf(session.agent)! } : {}),
+      session: session.id,
+      tool: route.exposed,
+      args: call.args ?? {},
+      argsDigest: argsDigest(call.args ?? {}),
+      policyVersion: this.runtime.policy.version,
+      reasons: call.decision.reasons,
+      ...(call.decision.rule ? { rule: call.decision.rule.path } : {}),
+      ...(session.taint.tainted ? { taint: session.taint } : {}),
+    };
+    const elicit =
+      this.opts.elicitApprovals && supports(session, 'elicitation/create')
+        ? (message: string, requestedSchema: Record<string, unknown>) => this.askClient(call, 'elicitation/create', { mode: 'form', message, requestedSchema }, signal) as unknown as Promise<ElicitAnswer>
+        : undefined;
+    let outcome: HoldOutcome;
+    try {
+      outcome = await approvals.hold(subject, {
+        signal,
+        onTick: (ms, request) => void call.entry?.caller.progress?.({ progress: Math.floor(ms / 1000), message: `waiting for approval ${request.id}` }),
+        ...(elicit ? { elicit } : {}),
+      });
+    } catch (error) {
+      if (error instanceof GatewayError && error.code === 'CONFLICT') return refuse('approval-unavailable', `${error.message} The call is denied; retry later.`);
+      throw error;
+    }
+    const request = outcome.request;
+    if (outcome.status === 'approved') {
+      call.approval = { id: request.id, ...(request.decision?.by ? { by: request.decision.by } : {}), ...(request.decision?.scope ? { scope: request.decision.scope } : {}) };
+      return undefined;
+    }
+    // Say why it needed a human as well as what became of the request.
+    const why = explainRefusal(call.decision, call.policyReasons).replace(/^Denied by (taint )?policy/, 'Needs approval under the $1policy');
+    return refuse(`approval-${outcome.status}`, `${why} ${holdOutcomeText(outcome) ?? 'No approval was given.'}`, { approval: { id: request.id } });
+  }
+
+  private ownerOf(agent: string): string | undefined {
+    return this.runtime.policy.agents.get(agent)?.owner;
+  }
+
+  /** Asks the client behind a call: pushed to a 2025-era client, via input_required to a 2026-era one. */
+  private askClient(call: CallContext, method: ClientRequestMethod, params: Record<string, unknown>, signal: AbortSignal): Promise<Record<string, unknown>> {
+    const entry = call.entry;
+    if (entry?.caller.ask) return entry.caller.ask(method, params, signal);
+    if (entry?.parked) return entry.parked.ask(method, params);
+    return Promise.reject(new GatewayError('METHOD_NOT_FOUND', `the client cannot be asked ${method}`));
   }
 
   /** Runs (or resumes) a call until it has a result, or parks it when the client must be asked something first. */
@@ -275,7 +351,12 @@ export class Pipeline {
       const result = step.value;
       if (!call.denied) {
         const outcome = isInputRequired(result) ? 'input-required' : result.isError ? 'tool-error' : 'ok';
-        call.completed(outcome, call.label ? { taint: call.label } : {});
+        call.completed(outcome, { ...(call.label ? { taint: call.label } : {}), ...(call.approval ? { approval: call.approval } : {}) });
+        const undo = call.decision.undo;
+        if (outcome === 'ok' && undo) {
+          const owner = this.runtime.policy.agents.get(call.session.agent)?.owner;
+          this.opts.observers?.onUndoable?.({ callId: call.callId, agent: call.session.agent, owner, session: call.session.id, tool: call.route.exposed, args: call.args, result: result as CallToolResult, undo });
+        }
       }
       return result;
     } catch (error) {
@@ -285,6 +366,35 @@ export class Pipeline {
     } finally {
       caller.signal.removeEventListener('abort', onAbort);
       if (!suspended && entry) this.inFlight.delete(entry);
+    }
+  }
+
+  /**
+   * Runs the compensating call of an undo. A human (the owner or an admin) asked for it, so the
+   * agent's rules do not apply, but a deny-all lockdown still does; it is audited as rule `undo`.
+   */
+  async runCompensatingCall(agent: string, tool: string, args: Record<string, unknown>): Promise<CallToolResult> {
+    const callId = `u-${randomUUID()}`;
+    const startedAt = this.now();
+    const base = { callId, agent, tool, args, rule: 'undo' };
+    const lock = lockdownFor(this.runtime.lockdown, agent);
+    if (lock?.mode === 'deny-all') {
+      this.audit.record({ event: 'call.decided', ...base, decision: 'deny', reasons: [`agent ${agent} is locked down`] });
+      throw new GatewayError('DENIED', `agent ${agent} is locked down (deny-all): the undo was not run`);
+    }
+    this.audit.record({ event: 'call.decided', ...base, decision: 'allow', reasons: ['compensating call requested by a reviewer'] });
+    const route = this.registry.findTool(tool);
+    if (!route) throw this.unknownOrUnavailable(tool);
+    try {
+      const client = route.upstream.requireClient();
+      const raw = (await client.request({ method: 'tools/call', params: { name: route.tool.name, arguments: args } } as never, { timeout: this.opts.callTimeoutMs })) as unknown as CallToolResult;
+      const result = capResultSize(removeTaintLabel(this.opts.redact(raw)), this.opts.maxResultBytes);
+      this.audit.record({ event: 'call.completed', ...base, decision: 'allow', outcome: result.isError ? 'tool-error' : 'ok', durationMs: this.now() - startedAt });
+      return result;
+    } catch (error) {
+      const failure = this.upstreamFailure(route.upstream, error);
+      this.audit.record({ event: 'call.completed', ...base, decision: 'allow', outcome: failure.code, durationMs: this.now() - startedAt });
+      throw failure;
     }
   }
 
@@ -362,7 +472,9 @@ export class Pipeline {
         redact: this.opts.redact,
         toolNames: this.registry.toolNames,
       });
+      const wasTainted = session.taint.tainted;
       session.taint = recordTaint(session.taint, out.label);
+      if (!wasTainted) this.opts.observers?.onTaint?.(out.label.level === 'suspicious' ? 'suspicious' : 'tainted');
       this.provenanceOf(session).add(out.texts, { source: route.exposed, callId: call.callId });
       call.label = { ...out.label, removed: out.removed, markers: out.markers.map((m) => `${m.kind}:${m.severity}`) };
       result = out.result;

@@ -149,9 +149,11 @@ export interface LockdownRouteOptions {
 
 function principalOf(value: unknown): LockdownPrincipal | undefined {
   if (!value || typeof value !== 'object') return undefined;
-  const { sub, roles } = value as { sub?: unknown; roles?: unknown };
+  // Principals name themselves `name` (src/http/auth.ts) or `sub` (token claims).
+  const { sub, name, roles } = value as { sub?: unknown; name?: unknown; roles?: unknown };
+  const who = typeof sub === 'string' ? sub : typeof name === 'string' ? name : undefined;
   return {
-    ...(typeof sub === 'string' ? { sub } : {}),
+    ...(who !== undefined ? { sub: who } : {}),
     roles: Array.isArray(roles) ? roles.filter((r): r is string => typeof r === 'string') : [],
   };
 }

@@ -25,6 +25,8 @@ function taintConfig(taint: Record<string, unknown> = {}): Record<string, unknow
     },
     agents: { default: { rules: RULES } },
     taint: { onTaintedSink: 'ask', onSuspicious: 'deny', ...taint },
+    // A held call answers "pending" after this long (approvals are tested on their own).
+    approvals: { wait: '200ms', timeout: '1m' },
   };
 }
 
@@ -56,8 +58,8 @@ describe('a session that reads external content', () => {
 
     const after = await client.callTool({ name: 'notes__write_note', arguments: { path: '/marketing/drafts/a', text: 'second' } });
     expect(after.isError).toBe(true);
-    expect(textOf(after)).toMatch(/requires approval/);
-    expect(textOf(after)).toMatch(/web__fetch/);
+    expect(textOf(after)).toMatch(/Needs approval under the taint policy: .*web__fetch/);
+    expect(textOf(after)).toMatch(/Pending approval: .*\(request apr_/);
 
     // Trusted read-only tools are not sinks: reading stays allowed.
     const read = await client.callTool({ name: 'notes__read_note', arguments: { path: '/marketing/drafts/a' } });

@@ -44,6 +44,8 @@ export interface UpstreamHooks {
   onCatalogChanged(upstream: Upstream): void;
   /** A notification that is not about lists or progress (logging, resources/updated, …). */
   onNotification(upstream: Upstream, method: string, params: Record<string, unknown> | undefined): void;
+  /** The upstream is being restarted after going down. */
+  onRestart?(upstream: Upstream): void;
   /** The upstream asks something of the client; answer or throw. */
   onClientRequest(upstream: Upstream, method: ClientRequestMethod, params: Record<string, unknown>, signal: AbortSignal): Promise<Record<string, unknown>>;
 }
@@ -333,6 +335,7 @@ export class Upstream {
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       this.restarts++;
+      this.hooks.onRestart?.(this);
       void this.start();
     }, delay);
     this.restartTimer.unref();
