@@ -9,6 +9,7 @@ import { createAuditLog, createUndoService, createUndoStore } from './audit/inde
 import { compilePolicy, createUsageCounter, diffPolicies, explainAgent, formatDiff } from './policy/index.js';
 import { createApprovals, loadOrCreateLinkSecret } from './approvals/index.js';
 import { createAuthenticator, createMetrics } from './http/index.js';
+import { createPinRoutes, offerPinApprovals } from './http/pins.js';
 import { createLockdownRoute, createLockdownStore } from './state/index.js';
 import { policyCatalogOf } from './proxy/catalog.js';
 import { compileTaint, createRedactor } from './taint/index.js';
@@ -58,7 +59,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const publicUrl = () => config.gateway.publicUrl ?? url ?? 'http://127.0.0.1:8787';
 
     // The registry's hooks need the pipeline, and the pipeline needs the registry.
-    const late: { pipeline?: Pipeline } = {};
+    const late: { pipeline?: Pipeline; pinOffers?: ReturnType<typeof offerPinApprovals> } = {};
     const hub = new FrontHub({ log, maxSessions: config.gateway.limits.maxSessions, onSessionClosed: (s) => void registry.closeSession(s.id) });
     const registry: UpstreamRegistry = life.add(
       new UpstreamRegistry(config.servers, {
@@ -77,7 +78,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         },
         events: {
           onListsChanged: (kinds) => hub.listsChanged(kinds),
-          onPinChanged: (blocked) => audit.record({ event: 'pin.changed', tool: blocked.exposed, outcome: 'blocked', reasons: [blocked.reason], changes: blocked.changes }),
+          onPinChanged: (blocked) => {
+            audit.record({ event: 'pin.changed', tool: blocked.exposed, outcome: 'blocked', reasons: [blocked.reason], changes: blocked.changes });
+            late.pinOffers?.offer(blocked);
+          },
         },
       }),
       (r) => r.close(),
@@ -90,6 +94,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await createApprovals({ config: approvalsConfig, stateDir, audit, log: log.child({ component: 'approvals' }), publicUrl, linkSecret: loadOrCreateLinkSecret(stateDir) }),
       (a) => a.close(),
     );
+    late.pinOffers = life.add(offerPinApprovals({ approvals, registry, audit, policyVersion: () => late.pipeline?.runtime.policy.version ?? loaded.hash }), (o) => o.close());
     const metrics = createMetrics({
       sources: {
         upstreams: () => registry.upstreams.map((u) => ({ name: u.name, up: u.state === 'up' })),
@@ -155,6 +160,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         publicUrl,
         allowedHosts: [...new Set(['localhost', '127.0.0.1', '[::1]', '::1', host, ...(publicHost ? [publicHost] : [])])],
         explain: (agent) => (current.agents[agent] ? explainAgent(pipeline.runtime.policy, agent, policyCatalogOf(registry)) : undefined),
+        pins: createPinRoutes({ registry, auth, audit, allowedOrigins: [publicUrl()] }),
         lockdown: createLockdownRoute(lockdown, {
           onChange: (state, change) => {
             pipeline.runtime = { ...pipeline.runtime, lockdown: state };

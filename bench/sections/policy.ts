@@ -163,7 +163,7 @@ async function run(options: BenchOptions): Promise<SectionResult> {
   const setting = (key: string, fallback: number) => Number(options.settings.get(`policy.${key}`) ?? fallback);
   const agents = setting('agents', 1_000);
   const rulesPerAgent = setting('rules', 1_000);
-  const samples = setting('samples', 1_000_000);
+  const samples = setting('samples', 500_000);
   const parseAgents = Math.min(agents, setting('parseAgents', 20));
   const say = options.progress;
 

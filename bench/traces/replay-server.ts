@@ -1,7 +1,7 @@
 /**
  * The trace-replay upstream: a stdio MCP server that plays back recorded AgentDojo tool outputs.
  *
- *   node --import tsx bench/traces/replay-server.ts --manifest FILE [--helper]
+ *   node --import tsx bench/traces/replay-server.ts --manifest FILE
  *
  * The manifest (written by bench/traces/run.ts) lists the suite's tools, with every argument name
  * any trace passed to them, and each trace's recorded outputs in call order. A call says which
@@ -13,7 +13,7 @@
  * and that take no `url` (fetching an address is an outbound request, AgentDojo records it as a
  * side effect), `openWorldHint` for tools that take a `url`, `destructiveHint` for delete/remove.
  *
- * `--helper` serves one tool, `replay_result`, which returns the recorded output named in `_meta`:
+
  * the runner calls it after the gateway asked for approval, to continue the replay as if a human
  * had approved the call (see run.ts).
  */
@@ -23,9 +23,9 @@ import { McpServer, fromJsonSchema, type CallToolResult } from '@modelcontextpro
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { REPLAY_META_KEY, annotationsFor, type ReplayManifest } from './traces.js';
 
-const { values } = parseArgs({ options: { manifest: { type: 'string' }, helper: { type: 'boolean', default: false } }, strict: true });
+const { values } = parseArgs({ options: { manifest: { type: 'string' } }, strict: true });
 if (!values.manifest) {
-  process.stderr.write('usage: replay-server.ts --manifest FILE [--helper]\n');
+  process.stderr.write('usage: replay-server.ts --manifest FILE\n');
   process.exit(2);
 }
 const manifest = JSON.parse(readFileSync(values.manifest, 'utf8')) as ReplayManifest;
@@ -41,19 +41,7 @@ function recorded(meta: Record<string, unknown> | undefined, tool: string): Call
 }
 
 function build(): McpServer {
-  const server = new McpServer({ name: `replay-${manifest.suite}${values.helper ? '-helper' : ''}`, version: '1.0.0' }, { capabilities: { tools: {} } });
-  if (values.helper) {
-    server.registerTool(
-      'replay_result',
-      {
-        description: 'Returns the recorded output of an earlier call (benchmark helper)',
-        inputSchema: fromJsonSchema<Record<string, unknown>>({ type: 'object', properties: {}, additionalProperties: true }),
-        annotations: { readOnlyHint: true },
-      },
-      async (_args, ctx) => recorded(ctx.mcpReq._meta as Record<string, unknown> | undefined, 'replay_result'),
-    );
-    return server;
-  }
+  const server = new McpServer({ name: `replay-${manifest.suite}`, version: '1.0.0' }, { capabilities: { tools: {} } });
   for (const tool of manifest.tools) {
     const properties = Object.fromEntries(tool.args.map((name) => [name, {}]));
     server.registerTool(

@@ -4,6 +4,7 @@
  * (`agents.default.rules[2].where.path`) at its line and column for messages.
  */
 import { readFile } from 'node:fs/promises';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { ConfigError, formatIssues, loadConfig, type Issue, type LoadedConfig } from '../config/index.js';
@@ -124,4 +125,26 @@ export async function locatorForFile(file: string): Promise<Locator> {
 /** `message` of an unknown thrown value. */
 export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Parses a command's arguments with `--help` built in: the values and positionals, or the exit
+ * code to return (0 after printing the help, 1 after a usage error).
+ */
+export function parseCommand<O extends NonNullable<ParseArgsConfig['options']>>(
+  io: CliIo,
+  command: string,
+  argv: string[],
+  options: O,
+  help: string,
+): { values: ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>>['values']; positionals: string[] } | number {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(help);
+    return EXIT.OK;
+  }
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    return usageError(io, command, errorText(error), help);
+  }
 }

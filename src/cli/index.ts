@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { run: () => Promise<Command>; summary: string }>
   approvals: { run: async () => (await import('./approvals.js')).approvalsCommand, summary: 'answer approval requests (list, show, approve, deny, watch)' },
   audit: { run: async () => (await import('./audit.js')).auditCommand, summary: 'query the audit log' },
   undo: { run: async () => (await import('./undo.js')).undoCommand, summary: 'run the compensating action declared for a call' },
+  pins: { run: async () => (await import('./pins.js')).pinsCommand, summary: 'tool-definition pins: list, approve a changed definition, reset' },
   token: { run: async () => (await import('./token.js')).tokenCommand, summary: 'mint a signed JWT with the configured key (development, scripts)' },
 };
 

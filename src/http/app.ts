@@ -33,6 +33,8 @@ export interface AppDeps {
   explain: (agent: string) => ExplainRow[] | undefined;
   /** POST /api/lockdown (admin). */
   lockdown: (c: Context) => Promise<Response>;
+  /** /api/pins (see pins.ts). */
+  pins: Hono<{ Variables: { principal: Principal } }>;
 }
 
 type Env = { Variables: { identity: HttpIdentity; principal: Principal } };
@@ -82,6 +84,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return c.json({ agent, rows });
   });
   app.post('/api/lockdown', csrf, requireReviewer(deps.auth, { admin: true }), (c) => deps.lockdown(c));
+  app.route('/', deps.pins);
 
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: 'not found' } }, 404));
   app.onError((error, c) => c.json({ error: { code: 'INTERNAL', message: 'internal error' } }, 500, { 'x-error': error.name }));

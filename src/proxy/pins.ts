@@ -64,6 +64,11 @@ export class PinStore {
     return { status: 'changed', digest, changes: diffDefinitions(pinned.subject, pinSubject(tool, instructions)) };
   }
 
+  /** Accepts the current definition of a tool as its pin (an admin approving a change). */
+  accept(key: string, tool: ToolDefinitionLike, instructions: string | undefined): void {
+    this.pin(key, pinDigest(tool, instructions, sha256), pinSubject(tool, instructions));
+  }
+
   /** Accepts a definition as the pinned one (first sight, or an admin approving a change). */
   pin(key: string, digest: string, subject: PinSubject): void {
     this.pins[key] = { digest, subject, pinnedAt: new Date().toISOString() };

@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { pinsCommand } from '../../src/cli/pins.js';
 import type { Client } from '@modelcontextprotocol/client';
 import { demoServer, fixtureServer, httpClient, startHttpGateway, tempConfig, textOf, type RunningGateway, type TempConfig } from '../helpers/gateway.js';
 
@@ -170,6 +171,23 @@ describe('tool-definition pins', () => {
       const call = await client.callTool({ name: 'flaky__echo', arguments: { text: 'x' } });
       expect(call.isError).toBe(true);
       expect(textOf(call)).toMatch(/changed since it was pinned \(\/tool\/description\)/);
+
+      // The change waits on the approvals page as a pin request; an admin approving it re-pins.
+      const base = gw.url.replace(/\/mcp$/, '');
+      const out: string[] = [];
+      const io = { out: (t: string) => void out.push(t), err: (t: string) => void out.push(t), env: {}, now: () => Date.now() };
+      expect(await pinsCommand(['list', '--url', base], io)).toBe(0);
+      expect(out.join('')).toMatch(/BLOCKED flaky__echo/);
+      let pinRequest: { id: string } | undefined;
+      await vi.waitFor(async () => {
+        const body = (await (await fetch(`${base}/api/approvals?status=pending`)).json()) as { approvals?: Array<{ id: string; subject?: { kind?: string; tool?: string }; kind?: string; tool?: string }> };
+        pinRequest = (body.approvals ?? []).find((r) => (r.subject?.kind ?? r.kind) === 'pin');
+        expect(pinRequest).toBeDefined();
+      });
+      const approved = await fetch(`${base}/api/approvals/${pinRequest!.id}/approve`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(approved.status).toBe(200);
+      await vi.waitFor(async () => expect((await client.listTools()).tools.map((t) => t.name)).toContain('flaky__echo'));
+      expect(textOf(await client.callTool({ name: 'flaky__echo', arguments: { text: 'trusted again' } }))).toBe('trusted again');
       await client.close();
       await gw.stop();
       const audit = readFileSync(join(cfg.dir, 'audit.jsonl'), 'utf8');

@@ -6,7 +6,7 @@
 import { UriTemplate, type Prompt, type Resource, type ResourceTemplateType as ResourceTemplate, type ServerCapabilities, type Tool } from '@modelcontextprotocol/server';
 import type { ServerConfig } from '../../config/index.js';
 import type { Logger } from '../../log.js';
-import { hasHidden, sanitizeToolDefinition, type DefinitionChange } from '../../taint/index.js';
+import { findShadowing, hasHidden, sanitizeToolDefinition, type DefinitionChange } from '../../taint/index.js';
 import type { PinStore } from '../pins.js';
 import { NAME_SEPARATOR, exposedName } from '../names.js';
 import { Upstream, type UpstreamHooks } from './connection.js';
@@ -58,6 +58,7 @@ export class UpstreamRegistry {
   private readonly pins: PinStore | undefined;
   /** Pin changes already reported, so each new digest is reported once. */
   private readonly reportedPins = new Set<string>();
+  private readonly reportedShadows = new Set<string>();
   private readonly perSession = new Map<string, Map<string, Upstream>>();
   private readonly log: Logger;
   private readonly hooks: UpstreamHooks;
@@ -125,6 +126,7 @@ export class UpstreamRegistry {
       }
     }
     next.toolNames = [...next.tools.keys()];
+    this.reportShadowing(up);
     this.index = next;
     const signature = {
       tools: JSON.stringify([...next.tools.values()].map((r) => [r.exposed, r.tool])),
@@ -138,6 +140,18 @@ export class UpstreamRegistry {
     };
     this.lastSignature = signature;
     if (changed.tools || changed.resources || changed.prompts) this.events.onListsChanged(changed);
+  }
+
+  /** Warns (once per set) when two servers offer tools of the same name: an agent may confuse them. */
+  private reportShadowing(up: readonly Upstream[]): void {
+    const byServer: Record<string, string[]> = {};
+    for (const u of up) byServer[u.name] = u.catalog.tools.map((t) => t.name);
+    for (const shadowed of findShadowing(byServer)) {
+      const key = `${shadowed.name}:${shadowed.servers.join(',')}`;
+      if (this.reportedShadows.has(key)) continue;
+      this.reportedShadows.add(key);
+      this.log.warn({ tool: shadowed.name, servers: shadowed.servers, spellings: shadowed.spellings }, `tool ${shadowed.name} is offered by ${shadowed.servers.join(' and ')} (shadowing): check which one the agent means`);
+    }
   }
 
   /** A tool that must not be listed or called (name with hidden characters, or a changed pin). */
@@ -179,11 +193,27 @@ export class UpstreamRegistry {
     return this.index.toolNames;
   }
 
-  /** Re-reads pins (after an admin approved or reset them) and rebuilds the lists. */
-  reloadPins(): void {
-    this.pins?.reload();
+  /** Accepts the current definition of a blocked tool as its pin; the tool is listed again. */
+  approvePin(exposed: string): BlockedTool | undefined {
+    const blocked = this.index.blocked.get(exposed);
+    const upstream = blocked ? this.get(blocked.upstream) : undefined;
+    const tool = upstream?.catalog.tools.find((t) => t.name === blocked?.tool);
+    if (!blocked || !upstream || !tool || !this.pins) return undefined;
+    this.pins.accept(`${upstream.name}/${tool.name}`, tool, upstream.instructions);
+    this.rebuild();
+    return blocked;
+  }
+
+  /** Forgets every pin: the definitions in use now are pinned afresh. */
+  resetPins(): void {
+    this.pins?.remove();
     this.reportedPins.clear();
     this.rebuild();
+  }
+
+  /** The pins on record, by `server/tool`. */
+  pinned(): Array<{ key: string; digest: string; pinnedAt: string }> {
+    return (this.pins?.list() ?? []).map(([key, pin]) => ({ key, digest: pin.digest, pinnedAt: pin.pinnedAt }));
   }
 
   tools(): Iterable<ToolRoute> {
