@@ -120,8 +120,14 @@ function ruleDecision(rule: CompiledRule, undecidedPath?: string): Decision {
   };
 }
 
-function defaultDeny(input: PolicyInput): Decision {
-  return { effect: 'deny', reasons: [`no rule allows ${input.name} for agent ${input.agent}`] };
+function defaultDeny(input: PolicyInput, near: readonly CompiledRule[] = []): Decision {
+  // Rules that name the call but whose conditions did not hold: say what they need.
+  const needs = near.slice(0, 3).map((r) => {
+    const only = [...(r.readOnly ? ['the tool is trusted read-only'] : []), ...r.where.map((c) => c.description)].join(' and ');
+    return `${r.path} ${r.effect === 'ask' ? 'asks for' : 'allows'} it only where ${only}`;
+  });
+  const why = needs.length > 0 ? `: ${needs.join('; ')}` : '';
+  return { effect: 'deny', reasons: [`no rule allows ${input.name} for agent ${input.agent}${why}`] };
 }
 
 /** Rate limits apply to tool calls; resources and prompts are not counted. */
@@ -208,7 +214,7 @@ export function evaluate(policy: CompiledPolicy, input: PolicyInput, ctx: Evalua
     return checkLimits(agent, input, ctx, ruleDecision(allow));
   } else {
     // default deny: nothing allows it (an undecided ask rule never grants).
-    return defaultDeny(input);
+    return defaultDeny(input, [...candidates.ask, ...candidates.allow]);
   }
 }
 

@@ -69,8 +69,10 @@ describe('precedence (deny > ask > allow; first rule of the winning effect decid
 describe('default deny and unknown agents', () => {
   it('denies with "no rule allows" and no rule ref when nothing matches', () => {
     const d = evaluate(specPolicy, call('docs__frobnicate'), { now: NOW });
-    expect(d).toEqual({ effect: 'deny', reasons: ['no rule allows docs__frobnicate for agent default'] });
-    expect(formatDenial(d)).toBe('Denied by policy: no rule allows docs__frobnicate for agent default');
+    // docs__* read-only rule names it, so the reason says what that rule needs.
+    const reason = 'no rule allows docs__frobnicate for agent default: agents.default.rules[2] allows it only where the tool is trusted read-only';
+    expect(d).toEqual({ effect: 'deny', reasons: [reason] });
+    expect(formatDenial(d)).toBe(`Denied by policy: ${reason}`);
   });
 
   it('denies every kind for an agent that has no profile', () => {
@@ -167,7 +169,7 @@ describe('conditions that cannot be judged for the input (fail closed)', () => {
 
   it('never lets an ask rule that cannot be judged grant a call nothing else allows', () => {
     const p = compilePolicy(configOf({ default: { rules: [{ ask: 'x__t', where: { path: { under: '/a' } } }] } }), { version: 't' });
-    expect(evaluate(p, call('x__t', { args: { path: '/a/%zz' } }), { now: NOW })).toEqual({ effect: 'deny', reasons: ['no rule allows x__t for agent default'] });
+    expect(evaluate(p, call('x__t', { args: { path: '/a/%zz' } }), { now: NOW })).toEqual({ effect: 'deny', reasons: ['no rule allows x__t for agent default: agents.default.rules[0] asks for it only where path under /a'] });
   });
 });
 
