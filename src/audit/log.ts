@@ -95,7 +95,8 @@ export function formatAuditLine(event: AuditEvent, options: { arguments: Argumen
   const line: Record<string, unknown> = { ts: new Date(options.ts).toISOString() };
   for (const key of FIELD_ORDER) if (rest[key] !== undefined) line[key] = rest[key];
   if (options.arguments !== 'none') {
-    const digest = args !== undefined ? argsDigest(args) : givenDigest;
+    // A caller that already digested the arguments (once per call) passes the digest along.
+    const digest = givenDigest ?? (args !== undefined ? argsDigest(args) : undefined);
     if (digest !== undefined) line.argsDigest = digest;
     if (options.arguments === 'full' && args !== undefined) line.args = args;
   }

@@ -69,8 +69,34 @@ function hasForbiddenCharacter(text: string): boolean {
  * The canonical form of a file path, or undefined when the path is rejected (see the module
  * comment for every rule). Absolute results start with `/`; an empty relative path is `.`.
  */
+/**
+ * The last few canonicalisations: one call's argument is usually judged by several rules'
+ * conditions in a row. Deterministic (a pure function's results), bounded, and small.
+ */
+const MEMO_SIZE = 64;
+function memo<R>(): { get(key: string): R | undefined; has(key: string): boolean; set(key: string, value: R): R } {
+  const map = new Map<string, R>();
+  return {
+    get: (key) => map.get(key),
+    has: (key) => map.has(key),
+    set(key, value) {
+      if (map.size >= MEMO_SIZE) map.delete(map.keys().next().value as string);
+      map.set(key, value);
+      return value;
+    },
+  };
+}
+const pathMemo = memo<string | undefined>();
+const urlMemo = memo<CanonicalUrl | undefined>();
+
 export function canonicalPath(p: string): string | undefined {
-  if (typeof p !== 'string' || p.length === 0 || p.length > MAX_PATH_LENGTH) return undefined;
+  if (typeof p !== 'string') return undefined;
+  if (pathMemo.has(p)) return pathMemo.get(p);
+  return pathMemo.set(p, canonicalPathUncached(p));
+}
+
+function canonicalPathUncached(p: string): string | undefined {
+  if (p.length === 0 || p.length > MAX_PATH_LENGTH) return undefined;
   let decoded: string;
   try {
     decoded = decodeURIComponent(p);
@@ -144,7 +170,15 @@ function finishHost(hostname: string): string | undefined {
  * scheme is not in `allowedSchemes` (default http and https; compared case-insensitively).
  */
 export function canonicalUrl(u: string, allowedSchemes: readonly string[] = DEFAULT_SCHEMES): CanonicalUrl | undefined {
-  if (typeof u !== 'string' || u.length === 0 || u.length > MAX_URL_LENGTH) return undefined;
+  if (typeof u !== 'string') return undefined;
+  // Keyed by the schemes too: the same URL may be allowed under one rule and not another.
+  const key = allowedSchemes === DEFAULT_SCHEMES ? u : `${allowedSchemes.join(',')}\u0000${u}`;
+  if (urlMemo.has(key)) return urlMemo.get(key);
+  return urlMemo.set(key, canonicalUrlUncached(u, allowedSchemes));
+}
+
+function canonicalUrlUncached(u: string, allowedSchemes: readonly string[]): CanonicalUrl | undefined {
+  if (u.length === 0 || u.length > MAX_URL_LENGTH) return undefined;
   if (CONTROL.test(u) || LONE_SURROGATE.test(u) || u.includes('\\') || u.trim() !== u) return undefined;
   const m = SCHEME.exec(u);
   if (!m) return undefined;

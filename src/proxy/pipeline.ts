@@ -18,6 +18,7 @@ import {
   type ListResourceTemplatesResult,
   type ListToolsResult,
   type ReadResourceResult,
+  type StandardSchemaV1,
   type Tool,
 } from '@modelcontextprotocol/server';
 import type { ProtocolError } from '@modelcontextprotocol/client';
@@ -100,6 +101,7 @@ interface CallContext {
   session: Session;
   route: ToolRoute;
   args: Record<string, unknown> | undefined;
+  argsDigest: string;
   meta: Record<string, unknown> | undefined;
   decision: Decision & { escalatedBy?: string };
   /** How many of the decision's reasons are the policy's (the rest are taint's). */
@@ -123,6 +125,15 @@ type InFlight = {
   parked?: ParkedCall<unknown>;
   /** The last progress notification sent to the client, and when. */
   lastProgress?: { sent: Promise<void>; at: number };
+};
+
+/**
+ * The result schema of a forwarded call: accepts what the upstream sent. The front server
+ * validates what it sends the client, so validating on the way in as well only doubles the
+ * cost of every call.
+ */
+const RELAYED: StandardSchemaV1<unknown, unknown> = {
+  '~standard': { version: 1, vendor: 'portcullis', validate: (value) => ({ value }) },
 };
 
 /** How long a result waits behind a progress notification sent just before it (see drive). */
@@ -186,12 +197,14 @@ export class Pipeline {
   async callTool(caller: Caller, name: string, args: Record<string, unknown> | undefined, meta?: Record<string, unknown>): Promise<CallToolResult | InputRequiredResult> {
     const callId = `c-${randomUUID()}`;
     const session = caller.session;
-    const audit = { callId, agent: session.agent, session: session.id, tool: name, args: args ?? {} };
+    // Digested once: the audit lines and the approval/continuation bindings all use it.
+    const digest = argsDigest(args ?? {});
+    const audit = { callId, agent: session.agent, session: session.id, tool: name, argsDigest: digest };
     const startedAt = this.now();
 
     const blocked = this.registry.blockedTool(name);
     if (blocked) {
-      this.audit.record({ event: 'call.decided', ...audit, decision: 'deny', reasons: [blocked.reason] });
+      this.audit.record({ event: 'call.decided', ...audit, args: args ?? {}, decision: 'deny', reasons: [blocked.reason] });
       return denial(`Denied: ${blocked.reason}`);
     }
     const route = this.registry.findTool(name) ?? this.registry.findUnlistedTool(name);
@@ -201,6 +214,7 @@ export class Pipeline {
     this.audit.record({
       event: 'call.decided',
       ...audit,
+      args: args ?? {},
       decision: decision.effect,
       rule: decision.rule?.path,
       reasons: decision.reasons,
@@ -221,7 +235,7 @@ export class Pipeline {
       throw error;
     }
     // A retry must come from the same session, for the same tool and arguments.
-    const binding = `${session.id}\n${name}\n${argsDigest(args ?? {})}`;
+    const binding = `${session.id}\n${name}\n${digest}`;
     const resumed = Continuations.isToken(caller.requestState) ? this.continuations.resume(caller.requestState, binding) : undefined;
     if (Continuations.isToken(caller.requestState) && !resumed) {
       throw new GatewayError('INVALID_PARAMS', 'unknown or expired requestState for this call: call the tool again without it');
@@ -231,7 +245,7 @@ export class Pipeline {
       completed('denied');
       return denial(explainRefusal(decision, policyDecision.reasons.length));
     }
-    const call: CallContext = { callId, session, route, args, meta, decision, policyReasons: policyDecision.reasons.length, label: undefined, completed };
+    const call: CallContext = { callId, session, route, args, argsDigest: digest, meta, decision, policyReasons: policyDecision.reasons.length, label: undefined, completed };
     if (resumed) {
       // The client answers what an earlier round asked: the parked run goes on from there.
       resumed.answer(caller.inputResponses);
@@ -289,7 +303,7 @@ export class Pipeline {
       session: session.id,
       tool: route.exposed,
       args: call.args ?? {},
-      argsDigest: argsDigest(call.args ?? {}),
+      argsDigest: call.argsDigest,
       policyVersion: this.runtime.policy.version,
       reasons: call.decision.reasons,
       ...(call.decision.rule ? { rule: call.decision.rule.path } : {}),
@@ -450,7 +464,7 @@ export class Pipeline {
       if (sent) entry.lastProgress = { sent, at: this.now() };
     });
     try {
-      return (await client.request({ method: 'tools/call', params } as never, { signal, timeout: this.opts.callTimeoutMs, allowInputRequired: true })) as unknown as CallToolResult | InputRequiredResult;
+      return (await client.request({ method: 'tools/call', params } as never, RELAYED, { signal, timeout: this.opts.callTimeoutMs, allowInputRequired: true })) as CallToolResult | InputRequiredResult;
     } finally {
       stopProgress();
     }
@@ -480,7 +494,10 @@ export class Pipeline {
       result = out.result;
     } else {
       result = removeTaintLabel(this.opts.redact(raw));
-      if (this.taintActive) this.provenanceOf(session).addTrusted(result);
+      // Trusted context is what the session saw before outside content arrived. Afterwards an
+      // internal tool may echo an attacker's value (a transfer confirmation naming the
+      // recipient), which must not launder it into trusted context.
+      if (this.taintActive && !session.taint.tainted) this.provenanceOf(session).addTrusted(result);
     }
     return capResultSize(result, this.opts.maxResultBytes);
   }
