@@ -14,11 +14,17 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { policySection } from './sections/policy.js';
 import { proxySection } from './sections/proxy.js';
+import { scriptSection } from './sections/script.js';
 import { markdownTable } from './lib/stats.js';
 import type { BenchOptions, Goal, Section } from './lib/types.js';
 
 /** The extension point: every section, in the order they run. */
-const SECTIONS: readonly Section[] = [proxySection, policySection];
+const SECTIONS: readonly Section[] = [
+  proxySection,
+  policySection,
+  scriptSection('approvals', '1,000 concurrent held calls approved through the API', 'bench/approvals.ts', ['--expose-gc']),
+  scriptSection('taint', 'Taint labelling and provenance throughput, memory per session', 'bench/taint.ts'),
+];
 
 const ROOT = resolve(import.meta.dirname, '..');
 

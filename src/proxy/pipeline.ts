@@ -460,7 +460,7 @@ export class Pipeline {
     if (caller.inputResponses && !Continuations.isToken(caller.requestState)) params.inputResponses = caller.inputResponses;
     if (caller.requestState !== undefined && !Continuations.isToken(caller.requestState)) params.requestState = caller.requestState;
     const stopProgress = upstream.onProgress(progressToken, (p) => {
-      const sent = entry.caller.progress?.(p);
+      const sent = entry.caller.progress?.(this.opts.redact(p));
       if (sent) entry.lastProgress = { sent, at: this.now() };
     });
     try {
@@ -682,9 +682,9 @@ export class Pipeline {
     if (error instanceof GatewayError) return error;
     if (isProtocolError(error)) {
       // The upstream answered with a JSON-RPC error: relay its code and message.
-      return new GatewayError('UPSTREAM_ERROR', error.message, { relayed: { code: error.code, data: error.data } });
+      return new GatewayError('UPSTREAM_ERROR', this.opts.redact(error.message), { relayed: { code: error.code, data: this.opts.redact(error.data) } });
     }
-    const text = errorText(error);
+    const text = this.opts.redact(errorText(error));
     if (/timed? ?out/i.test(text)) return new GatewayError('UPSTREAM_TIMEOUT', `upstream ${upstream.name} did not answer in time`);
     if (/abort|cancel/i.test(text)) return new GatewayError('UPSTREAM_UNAVAILABLE', `request cancelled`);
     return upstream.unavailable(text);
