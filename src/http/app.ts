@@ -10,7 +10,7 @@ import { hostHeaderValidation } from '@modelcontextprotocol/hono';
 import type { HttpIdentity, McpHttpFront } from '../proxy/front/http.js';
 import type { UpstreamRegistry } from '../proxy/upstream/registry.js';
 import { principalOf, requireCsrf, requireReviewer, type Authenticator, type Principal } from './auth.js';
-import { auditQueryHandler, undoHandler } from './calls.js';
+import { auditQueryHandler, undoHandler, undoListHandler } from './calls.js';
 import { metricsHandler, type Metrics } from './metrics.js';
 import { remoteAddressOf } from './remote.js';
 import { createApprovalRoutes, type Approvals } from '../approvals/index.js';
@@ -77,6 +77,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.route('/', createApprovalRoutes({ approvals: deps.approvals, authorize: principalOf(deps.auth, { anyRole: true }), publicUrl: deps.publicUrl() }));
   app.get('/api/calls', requireReviewer(deps.auth), auditQueryHandler(deps.auditFile));
   app.post('/api/calls/:id/undo', csrf, requireReviewer(deps.auth, { anyRole: true }), undoHandler(deps.undo));
+  app.get('/api/undo', requireReviewer(deps.auth, { anyRole: true }), undoListHandler(deps.undo));
   app.get('/api/explain', requireReviewer(deps.auth), (c) => {
     const agent = c.req.query('agent') ?? 'default';
     const rows = deps.explain(agent);

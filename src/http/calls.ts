@@ -65,3 +65,21 @@ export function undoHandler(service: UndoService): Handler<ReviewerEnv> {
     }
   };
 }
+
+/**
+ * `GET /api/undo`: calls that declared an undo, newest first — all of them for reviewers and
+ * admins, an owner's own agents' otherwise. The approvals page lists them with an Undo button.
+ */
+export function undoListHandler(service: UndoService): Handler<ReviewerEnv> {
+  return function undoListRoute(c) {
+    const principal = c.get('principal');
+    const sees = (owner: string | undefined) => principal.roles.includes('admin') || principal.roles.includes('reviewer') || owner === principal.name;
+    const calls = service.store
+      .list()
+      .filter((e) => sees(e.owner))
+      .reverse()
+      .slice(0, 200)
+      .map((e) => ({ callId: e.callId, agent: e.agent, tool: e.tool, undoTool: e.undo.tool, createdAt: e.createdAt, ...(e.done ? { done: e.done } : {}) }));
+    return c.json({ calls });
+  };
+}

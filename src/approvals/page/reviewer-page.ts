@@ -164,7 +164,42 @@ const SCRIPT = String.raw`
       });
       $('history-empty').hidden = body.children.length > 0;
     }).catch(function (err) { showError('Could not load the history: ' + err.message); });
+    loadUndoable();
   }
+
+  // Calls whose rule declared an undo: the owner or an admin may reverse each once.
+  function loadUndoable() {
+    fetch('/api/undo', { credentials: 'same-origin' }).then(function (res) {
+      if (res.status === 404) return { calls: [] };
+      if (!res.ok) throw new Error('HTTP ' + res.status);
+      return res.json();
+    }).then(function (data) {
+      var body = $('undoable');
+      body.textContent = '';
+      data.calls.forEach(function (call) {
+        var action = call.done
+          ? el('td', { text: 'undone by ' + call.done.by })
+          : el('td', {}, [el('button', { cls: 'deny', text: 'Undo', attrs: { type: 'button', 'data-undo': call.callId } })]);
+        body.appendChild(el('tr', { attrs: { 'data-call': call.callId } }, [
+          el('td', { text: new Date(call.createdAt).toLocaleString() }),
+          el('td', { text: call.agent }),
+          el('td', { text: call.tool }),
+          el('td', { text: call.undoTool }),
+          action
+        ]));
+      });
+      $('undoable-empty').hidden = body.children.length > 0;
+    }).catch(function (err) { showError('Could not load undoable calls: ' + err.message); });
+  }
+  document.addEventListener('click', function (e) {
+    var id = e.target && e.target.getAttribute && e.target.getAttribute('data-undo');
+    if (!id) return;
+    e.target.disabled = true;
+    fetch('/api/calls/' + encodeURIComponent(id) + '/undo', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json', 'x-portcullis-csrf': '1' }, body: '{}' })
+      .then(function (res) { return res.json().then(function (body) { if (!res.ok) throw new Error((body.error && body.error.message) || ('HTTP ' + res.status)); }); })
+      .then(loadUndoable)
+      .catch(function (err) { e.target.disabled = false; showError('Undo failed: ' + err.message); });
+  });
 
   function select(tab) {
     var history = tab === 'history';
@@ -213,7 +248,8 @@ const BODY = `<header><h1>Portcullis · approvals</h1><span id="conn" class="con
 <div id="error" role="alert" hidden></div>
 <main>
 <section id="pending-view"><p id="empty" class="empty muted">No calls are waiting for approval.</p><ol id="pending"></ol></section>
-<section id="history-view" hidden><table><thead><tr><th>When</th><th>Status</th><th>Agent</th><th>Tool</th><th>Decided by</th><th>Details</th></tr></thead><tbody id="history"></tbody></table><p id="history-empty" class="empty muted" hidden>No decided requests yet.</p></section>
+<section id="history-view" hidden><table><thead><tr><th>When</th><th>Status</th><th>Agent</th><th>Tool</th><th>Decided by</th><th>Details</th></tr></thead><tbody id="history"></tbody></table><p id="history-empty" class="empty muted" hidden>No decided requests yet.</p>
+<h2>Undoable calls</h2><table><thead><tr><th>When</th><th>Agent</th><th>Tool</th><th>Undo with</th><th></th></tr></thead><tbody id="undoable"></tbody></table><p id="undoable-empty" class="empty muted" hidden>No calls with an undo yet.</p></section>
 </main>`;
 
 export function reviewerPage(nonce: string): string {
