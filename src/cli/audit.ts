@@ -2,11 +2,10 @@
  * `portcullis audit [--since DUR] [--agent A] [--tool T] [--decision D] [--event E] [--call ID]
  * [--limit N] [--json] [-c FILE] [--file PATH]`: reads the audit log (gateway.audit.file).
  */
-import { parseArgs } from 'node:util';
 import { compileGlob } from '../policy/index.js';
 import { AUDIT_EVENT_NAMES, type AuditRecord } from '../audit/log.js';
 import { DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT, parseSince, queryAudit, type AuditQuery } from '../audit/query.js';
-import { EXIT, errorText, loadConfigOrExit, processIo, usageError, type CliIo } from './command-io.js';
+import { errorText, EXIT, loadConfigOrExit, parseCommand, processIo, usageError, type CliIo } from './command-io.js';
 
 const HELP = `usage: portcullis audit [--since DUR] [--agent A] [--tool T] [--decision D] [--json] [-c FILE]
 
@@ -39,34 +38,20 @@ export function formatAuditTable(records: readonly AuditRecord[]): string {
 }
 
 export async function auditCommand(argv: string[], io: CliIo = processIo()): Promise<number> {
-  let values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      options: {
-        since: { type: 'string' },
-        agent: { type: 'string' },
-        tool: { type: 'string' },
-        decision: { type: 'string' },
-        event: { type: 'string' },
-        call: { type: 'string' },
-        limit: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        config: { type: 'string', short: 'c', default: 'portcullis.yaml' },
-        file: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    }));
-  } catch (error) {
-    return usageError(io, 'audit', errorText(error), HELP);
-  }
-  if (values.help) {
-    io.out(HELP);
-    return EXIT.OK;
-  }
+  const parsed = parseCommand(io, 'audit', argv, {
+    since: { type: 'string' },
+    agent: { type: 'string' },
+    tool: { type: 'string' },
+    decision: { type: 'string' },
+    event: { type: 'string' },
+    call: { type: 'string' },
+    limit: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    config: { type: 'string', short: 'c', default: 'portcullis.yaml' },
+    file: { type: 'string' },
+  }, HELP);
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   if (positionals.length > 0) return usageError(io, 'audit', `unexpected argument '${positionals[0]}'`, HELP);
 
   const query: AuditQuery = {};

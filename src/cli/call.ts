@@ -3,7 +3,6 @@
  * evaluate the call against the policy and print the decision; without, send it through a
  * running gateway as an MCP client would and print the result.
  */
-import { parseArgs } from 'node:util';
 import type { CallToolResult } from '@modelcontextprotocol/client';
 import {
   compilePolicy,
@@ -18,7 +17,7 @@ import {
   type ToolFacts,
 } from '../policy/index.js';
 import { openLiveCatalog, UNREACHABLE_HINT, UpstreamsUnreachableError } from './catalog.js';
-import { EXIT, errorText, loadConfigOrExit, processIo, reportCompileError, usageError, type CliIo } from './command-io.js';
+import { errorText, EXIT, loadConfigOrExit, parseCommand, processIo, reportCompileError, usageError, type CliIo } from './command-io.js';
 import { gatewayBase, readStateLockdown } from './lockdown.js';
 
 const HELP = `usage: portcullis call TOOL [--args JSON] [--dry-run [--agent NAME] [--claims JSON] [--live] [-c FILE]] [--url URL] [--token TOKEN] [--json]
@@ -231,33 +230,19 @@ async function liveCallCommand(io: CliIo, tool: string, opts: { args: Record<str
 }
 
 export async function callCommand(argv: string[], io: CliIo = processIo()): Promise<number> {
-  let values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      options: {
-        args: { type: 'string' },
-        agent: { type: 'string' },
-        claims: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        live: { type: 'boolean', default: false },
-        config: { type: 'string', short: 'c' },
-        url: { type: 'string' },
-        token: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    }));
-  } catch (error) {
-    return usageError(io, 'call', errorText(error), HELP);
-  }
-  if (values.help) {
-    io.out(HELP);
-    return EXIT.OK;
-  }
+  const parsed = parseCommand(io, 'call', argv, {
+    args: { type: 'string' },
+    agent: { type: 'string' },
+    claims: { type: 'string' },
+    'dry-run': { type: 'boolean', default: false },
+    live: { type: 'boolean', default: false },
+    config: { type: 'string', short: 'c' },
+    url: { type: 'string' },
+    token: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  }, HELP);
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   const [tool, ...extra] = positionals;
   if (tool === undefined) return usageError(io, 'call', 'name the tool to call, e.g. portcullis call docs__search --args \'{"q": "plan"}\'', HELP);
   if (extra.length > 0) return usageError(io, 'call', `unexpected argument '${extra[0]}' (pass arguments with --args JSON)`, HELP);

@@ -1,9 +1,8 @@
 /** `portcullis check [-c FILE] [--live] [--strict] [--json]`: validate and lint a config. */
-import { parseArgs } from 'node:util';
 import { ConfigError, formatIssues, loadConfig, type Issue, type LoadedConfig } from '../config/index.js';
 import { compilePolicy, lintPolicy, PolicyCompileError, type PolicyCatalog } from '../policy/index.js';
 import { openLiveCatalog, UNREACHABLE_HINT, UpstreamsUnreachableError } from './catalog.js';
-import { EXIT, errorText, locatorForFile, processIo, usageError, type CliIo } from './command-io.js';
+import { EXIT, locatorForFile, parseCommand, processIo, type CliIo } from './command-io.js';
 
 const HELP = `usage: portcullis check [-c FILE] [--live] [--strict] [--json]
 
@@ -133,26 +132,14 @@ function printHuman(io: CliIo, report: CheckReport, strict: boolean, exit: numbe
 }
 
 export async function checkCommand(argv: string[], io: CliIo = processIo()): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c', default: 'portcullis.yaml' },
-        live: { type: 'boolean', default: false },
-        strict: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    return usageError(io, 'check', errorText(error), HELP);
-  }
-  if (values.help) {
-    io.out(HELP);
-    return EXIT.OK;
-  }
+  const parsed = parseCommand(io, 'check', argv, {
+    config: { type: 'string', short: 'c', default: 'portcullis.yaml' },
+    live: { type: 'boolean', default: false },
+    strict: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  }, HELP, { positionals: false });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const { report, exit: cannotRun } = await runCheck(values.config, io, values.live);
   const failed = report.errors.length > 0 || (values.strict && report.warnings.length > 0);
   const exit = cannotRun ?? (failed ? EXIT.FAILED : EXIT.OK);

@@ -137,14 +137,18 @@ export function parseCommand<O extends NonNullable<ParseArgsConfig['options']>>(
   argv: string[],
   options: O,
   help: string,
+  { positionals: allowed = true }: { positionals?: boolean } = {},
 ): { values: ReturnType<typeof parseArgs<{ options: O; allowPositionals: true; strict: true }>>['values']; positionals: string[] } | number {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    io.out(help);
-    return EXIT.OK;
-  }
+  let parsed;
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (error) {
     return usageError(io, command, errorText(error), help);
   }
+  if ((parsed.values as { help?: boolean }).help) {
+    io.out(help);
+    return EXIT.OK;
+  }
+  if (!allowed && parsed.positionals.length > 0) return usageError(io, command, `unexpected argument '${parsed.positionals[0]}'`, help);
+  return parsed as never;
 }

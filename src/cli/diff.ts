@@ -1,8 +1,7 @@
 /** `portcullis diff OLD.yaml NEW.yaml [--live] [--json]`: the capability diff, for pull-request review. */
-import { parseArgs } from 'node:util';
 import { compilePolicy, diffPolicies, formatDiff, PolicyCompileError, type PolicyCatalog, type PolicyDiff } from '../policy/index.js';
 import { openLiveCatalog, UNREACHABLE_HINT, UpstreamsUnreachableError } from './catalog.js';
-import { EXIT, errorText, loadConfigOrExit, processIo, reportCompileError, usageError, type CliIo } from './command-io.js';
+import { EXIT, loadConfigOrExit, parseCommand, processIo, reportCompileError, usageError, type CliIo } from './command-io.js';
 
 const HELP = `usage: portcullis diff OLD.yaml NEW.yaml [--live] [--json]
 
@@ -16,26 +15,12 @@ pull request. Exit 0 when nothing changed, 3 when something did, 1 when a file i
 `;
 
 export async function diffCommand(argv: string[], io: CliIo = processIo()): Promise<number> {
-  let values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      options: {
-        live: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    }));
-  } catch (error) {
-    return usageError(io, 'diff', errorText(error), HELP);
-  }
-  if (values.help) {
-    io.out(HELP);
-    return EXIT.OK;
-  }
+  const parsed = parseCommand(io, 'diff', argv, {
+    live: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  }, HELP);
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   if (positionals.length !== 2) return usageError(io, 'diff', `expected two files, OLD.yaml and NEW.yaml; got ${positionals.length}`, HELP);
   const [oldFile, newFile] = positionals as [string, string];
 

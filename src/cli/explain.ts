@@ -1,8 +1,7 @@
 /** `portcullis explain [-c FILE] [--agent NAME] [--live] [--json]`: the effective permission table. */
-import { parseArgs } from 'node:util';
 import { compilePolicy, explainAgent, formatExplainTable, lockdownFor, PolicyCompileError, type CompiledPolicy, type ExplainRow, type LockdownState, type PolicyCatalog } from '../policy/index.js';
 import { openLiveCatalog, UNREACHABLE_HINT, UpstreamsUnreachableError } from './catalog.js';
-import { EXIT, errorText, loadConfigOrExit, processIo, reportCompileError, usageError, type CliIo } from './command-io.js';
+import { EXIT, loadConfigOrExit, parseCommand, processIo, reportCompileError, type CliIo } from './command-io.js';
 import { readStateLockdown } from './lockdown.js';
 
 const HELP = `usage: portcullis explain [-c FILE] [--agent NAME] [--live] [--json]
@@ -39,26 +38,14 @@ function explainAll(policy: CompiledPolicy, names: readonly string[], catalog: P
 }
 
 export async function explainCommand(argv: string[], io: CliIo = processIo()): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c', default: 'portcullis.yaml' },
-        agent: { type: 'string' },
-        live: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    return usageError(io, 'explain', errorText(error), HELP);
-  }
-  if (values.help) {
-    io.out(HELP);
-    return EXIT.OK;
-  }
+  const parsed = parseCommand(io, 'explain', argv, {
+    config: { type: 'string', short: 'c', default: 'portcullis.yaml' },
+    agent: { type: 'string' },
+    live: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  }, HELP, { positionals: false });
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const loaded = await loadConfigOrExit(io, 'explain', values.config);
   if (typeof loaded === 'number') return loaded;
   let policy: CompiledPolicy;

@@ -4,11 +4,10 @@
  * state file under gateway.state so the lockdown is in force from the next start.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Config, LoadedConfig } from '../config/index.js';
 import { NO_LOCKDOWN, type LockdownMode, type LockdownState } from '../policy/index.js';
 import { createLockdownStore, LOCKDOWN_FILE, lockdownJson, readLockdownFile } from '../state/index.js';
-import { EXIT, errorText, loadConfigOrExit, processIo, usageError, type CliIo } from './command-io.js';
+import { errorText, EXIT, loadConfigOrExit, parseCommand, processIo, usageError, type CliIo } from './command-io.js';
 
 const HELP = `usage: portcullis lockdown on|off [--agent NAME] [--mode deny-all|read-only] [-c FILE] [--url URL] [--token TOKEN] [--json]
 
@@ -111,30 +110,16 @@ async function askGateway(base: string, token: string | undefined, body: { agent
 }
 
 export async function lockdownCommand(argv: string[], io: CliIo = processIo()): Promise<number> {
-  let values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      options: {
-        agent: { type: 'string' },
-        mode: { type: 'string' },
-        config: { type: 'string', short: 'c', default: 'portcullis.yaml' },
-        url: { type: 'string' },
-        token: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    }));
-  } catch (error) {
-    return usageError(io, 'lockdown', errorText(error), HELP);
-  }
-  if (values.help) {
-    io.out(HELP);
-    return EXIT.OK;
-  }
+  const parsed = parseCommand(io, 'lockdown', argv, {
+    agent: { type: 'string' },
+    mode: { type: 'string' },
+    config: { type: 'string', short: 'c', default: 'portcullis.yaml' },
+    url: { type: 'string' },
+    token: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  }, HELP);
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   const [action, ...extra] = positionals;
   if (action !== 'on' && action !== 'off') return usageError(io, 'lockdown', action === undefined ? "say 'on' or 'off'" : `unknown action '${action}': say 'on' or 'off'`, HELP);
   if (extra.length > 0) return usageError(io, 'lockdown', `unexpected argument '${extra[0]}'`, HELP);

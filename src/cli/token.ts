@@ -5,11 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import { parseDuration, type Config } from '../config/index.js';
 import { loadLoginKey, signLoginToken } from '../http/login.js';
-import { EXIT, errorText, loadConfigOrExit, processIo, usageError, type CliIo } from './command-io.js';
+import { errorText, EXIT, loadConfigOrExit, parseCommand, processIo, usageError, type CliIo } from './command-io.js';
 
 const HELP = `usage: portcullis token --sub NAME [--role reviewer|admin] [--ttl DUR] [--claim K=V ...] [-c FILE]
        portcullis token --login --reviewer NAME [--role admin] [--ttl DUR] [-c FILE]
@@ -60,31 +59,17 @@ function parseClaims(pairs: readonly string[]): Record<string, unknown> | string
 }
 
 export async function tokenCommand(argv: string[], io: CliIo = processIo()): Promise<number> {
-  let values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      options: {
-        sub: { type: 'string' },
-        role: { type: 'string', multiple: true, default: [] },
-        ttl: { type: 'string' },
-        claim: { type: 'string', multiple: true, default: [] },
-        login: { type: 'boolean', default: false },
-        reviewer: { type: 'string' },
-        config: { type: 'string', short: 'c', default: 'portcullis.yaml' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    }));
-  } catch (error) {
-    return usageError(io, 'token', errorText(error), HELP);
-  }
-  if (values.help) {
-    io.out(HELP);
-    return EXIT.OK;
-  }
+  const parsed = parseCommand(io, 'token', argv, {
+    sub: { type: 'string' },
+    role: { type: 'string', multiple: true, default: [] },
+    ttl: { type: 'string' },
+    claim: { type: 'string', multiple: true, default: [] },
+    login: { type: 'boolean', default: false },
+    reviewer: { type: 'string' },
+    config: { type: 'string', short: 'c', default: 'portcullis.yaml' },
+  }, HELP);
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   if (positionals.length > 0) return usageError(io, 'token', `unexpected argument '${positionals[0]}'`, HELP);
   const roles = [...new Set(values.role)];
   const badRole = roles.find((r) => !ROLES.includes(r));

@@ -2,8 +2,7 @@
  * `portcullis undo CALL_ID [--url URL] [--token TOKEN] [--json]`: asks the running gateway
  * (`POST /api/calls/:id/undo`) to run the compensating call declared for that call.
  */
-import { parseArgs } from 'node:util';
-import { EXIT, errorText, processIo, usageError, type CliIo } from './command-io.js';
+import { errorText, EXIT, parseCommand, processIo, usageError, type CliIo } from './command-io.js';
 
 const HELP = `usage: portcullis undo CALL_ID [--url URL] [--token TOKEN] [--json]
 
@@ -27,27 +26,13 @@ function messageOf(json: unknown, fallback: string): string {
 }
 
 export async function undoCommand(argv: string[], io: CliIo = processIo()): Promise<number> {
-  let values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      options: {
-        url: { type: 'string' },
-        token: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-      strict: true,
-    }));
-  } catch (error) {
-    return usageError(io, 'undo', errorText(error), HELP);
-  }
-  if (values.help) {
-    io.out(HELP);
-    return EXIT.OK;
-  }
+  const parsed = parseCommand(io, 'undo', argv, {
+    url: { type: 'string' },
+    token: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  }, HELP);
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals } = parsed;
   const [callId, ...extra] = positionals;
   if (!callId) return usageError(io, 'undo', 'name the call to undo: portcullis undo CALL_ID', HELP);
   if (extra.length > 0) return usageError(io, 'undo', `unexpected argument '${extra[0]}'`, HELP);

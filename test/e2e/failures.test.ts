@@ -6,19 +6,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { descendantsOf } from '../../src/proxy/upstream/process-tree.js';
+import { descendantsOf, isAlive } from '../../src/proxy/upstream/process-tree.js';
 import { fixtureServer, httpClient, startHttpGateway, tempConfig, textOf, type RunningGateway, type TempConfig } from '../helpers/gateway.js';
 
 const ALLOW_ALL = { default: { rules: [{ allow: '**' }], resources: [{ allow: '**' }], prompts: [{ allow: '**' }] } };
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('upstream failures', () => {
   let cfg: TempConfig;

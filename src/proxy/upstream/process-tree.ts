@@ -41,7 +41,8 @@ export function descendantsOf(root: number): number[] {
   return out;
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (and may be signalled). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
