@@ -89,13 +89,22 @@ function memo<R>(): { get(key: string): R | undefined; has(key: string): boolean
 const pathMemo = memo<string | undefined>();
 const urlMemo = memo<CanonicalUrl | undefined>();
 
+/**
+ * Paths that are canonical as written: plain ASCII segments that do not start with a dot (so
+ * no `.`, `..` or dot-only names), no `%`, no backslash, no empty segment. The general path
+ * below gives these back unchanged; the property tests hold the two to that.
+ */
+const PLAIN_PATH = /^\/?[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/;
+
 export function canonicalPath(p: string): string | undefined {
   if (typeof p !== 'string') return undefined;
+  if (p.length <= MAX_PATH_LENGTH && PLAIN_PATH.test(p)) return p;
   if (pathMemo.has(p)) return pathMemo.get(p);
   return pathMemo.set(p, canonicalPathUncached(p));
 }
 
-function canonicalPathUncached(p: string): string | undefined {
+/** The general path algorithm, without fast path or memo (tests hold the fast path to it). */
+export function canonicalPathUncached(p: string): string | undefined {
   if (p.length === 0 || p.length > MAX_PATH_LENGTH) return undefined;
   let decoded: string;
   try {
@@ -169,15 +178,36 @@ function finishHost(hostname: string): string | undefined {
  * Canonicalises an absolute URL, or gives undefined when it is malformed, ambiguous, or its
  * scheme is not in `allowedSchemes` (default http and https; compared case-insensitively).
  */
+/**
+ * http(s) URLs the URL parser would give back as written: a lower-case host of letter-digit
+ * labels ending in an alphabetic label (so never an IP-address form), no port, no userinfo,
+ * and a path without dot segments or characters it would re-encode. Held to the general path
+ * by the property tests.
+ */
+const PLAIN_URL = /^(https?):\/\/((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?)(\/(?:[A-Za-z0-9_~-][A-Za-z0-9_.~-]*\/?)*)?(?:\?[A-Za-z0-9_.~=&+-]*)?$/;
+
+function plainUrl(u: string, allowedSchemes: readonly string[]): CanonicalUrl | undefined {
+  const m = u.length <= MAX_URL_LENGTH ? PLAIN_URL.exec(u) : null;
+  if (!m) return undefined;
+  const scheme = m[1]!;
+  const host = m[2]!;
+  // Punycode labels are validated by the URL parser: leave them to the general path.
+  if (!allowedSchemes.some((s) => s.toLowerCase() === scheme) || host.includes('xn--')) return undefined;
+  return { scheme, host, port: DEFAULT_PORTS[scheme], path: m[3] ?? '/' };
+}
+
 export function canonicalUrl(u: string, allowedSchemes: readonly string[] = DEFAULT_SCHEMES): CanonicalUrl | undefined {
   if (typeof u !== 'string') return undefined;
+  const plain = plainUrl(u, allowedSchemes);
+  if (plain) return plain;
   // Keyed by the schemes too: the same URL may be allowed under one rule and not another.
   const key = allowedSchemes === DEFAULT_SCHEMES ? u : `${allowedSchemes.join(',')}\u0000${u}`;
   if (urlMemo.has(key)) return urlMemo.get(key);
   return urlMemo.set(key, canonicalUrlUncached(u, allowedSchemes));
 }
 
-function canonicalUrlUncached(u: string, allowedSchemes: readonly string[]): CanonicalUrl | undefined {
+/** The general URL algorithm, without fast path or memo (tests hold the fast path to it). */
+export function canonicalUrlUncached(u: string, allowedSchemes: readonly string[]): CanonicalUrl | undefined {
   if (u.length === 0 || u.length > MAX_URL_LENGTH) return undefined;
   if (CONTROL.test(u) || LONE_SURROGATE.test(u) || u.includes('\\') || u.trim() !== u) return undefined;
   const m = SCHEME.exec(u);
