@@ -115,6 +115,27 @@ describe('hostile HTTP requests', () => {
   });
 });
 
+describe('isolation: session', () => {
+  it('gives each client session its own upstream process, kept for the session', async () => {
+    const cfg = tempConfig({ servers: { flaky: fixtureServer('flaky-server.ts', { isolation: 'session' }) }, agents: ALLOW_ALL });
+    const gw = await startHttpGateway(cfg.file);
+    try {
+      const a = await httpClient(gw.url);
+      const b = await httpClient(gw.url);
+      const pidOf = async (c: typeof a) => textOf(await c.callTool({ name: 'flaky__pid', arguments: {} }));
+      const first = await pidOf(a);
+      expect(await pidOf(a)).toBe(first);
+      const other = await pidOf(b);
+      expect(other).not.toBe(first);
+      await a.close();
+      await b.close();
+    } finally {
+      await gw.stop();
+      cfg.cleanup();
+    }
+  });
+});
+
 describe('shutdown', () => {
   it('leaves no child or grandchild process behind after SIGTERM', async () => {
     const cfg = tempConfig({ servers: { flaky: fixtureServer('flaky-server.ts') }, agents: ALLOW_ALL });
