@@ -59,7 +59,7 @@ async function connect(kind: ClientKind): Promise<Client> {
       content: { type: 'text', text: `sampled: ${JSON.stringify(req.params.messages.at(-1)?.content)}` },
     }));
     client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { username: 'ada', email: 'ada@example.com' } }));
-    client.setRequestHandler('roots/list', async () => ({ roots: [{ uri: 'file:///work/project', name: 'project' }] }));
+    client.setRequestHandler('roots/list', async () => ({ roots: [{ uri: 'file:///home/dev/project', name: 'project' }] }));
   };
   if (kind.transport === 'http') {
     const { Client: ClientClass, StreamableHTTPClientTransport } = await import('@modelcontextprotocol/client');
@@ -142,7 +142,7 @@ describe.each(KINDS)('$name', (kind) => {
 
   it('routes a roots request to this client', async () => {
     const result = await client.callTool({ name: 'flaky__list_roots', arguments: {} });
-    expect(JSON.parse(textOf(result))).toEqual([{ uri: 'file:///work/project', name: 'project' }]);
+    expect(JSON.parse(textOf(result))).toEqual([{ uri: 'file:///home/dev/project', name: 'project' }]);
   });
 
   it('lists and reads resources and resource templates', async () => {
