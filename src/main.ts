@@ -60,7 +60,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
     // The registry's hooks need the pipeline, and the pipeline needs the registry.
     const late: { pipeline?: Pipeline; pinOffers?: ReturnType<typeof offerPinApprovals> } = {};
-    const hub = new FrontHub({ log, maxSessions: config.gateway.limits.maxSessions, onSessionClosed: (s) => void registry.closeSession(s.id) });
+    const hub = new FrontHub({
+      log,
+      maxSessions: config.gateway.limits.maxSessions,
+      onSessionClosed: (s) => {
+        late.pipeline?.releaseSession(s);
+        void registry.closeSession(s.id);
+      },
+    });
     const registry: UpstreamRegistry = life.add(
       new UpstreamRegistry(config.servers, {
         log,

@@ -663,6 +663,15 @@ export class Pipeline {
     return {};
   }
 
+  /** A session ended: its resource subscriptions are released (the upstream unsubscribes with the last one). */
+  releaseSession(session: Session): void {
+    for (const uri of session.subscriptions) {
+      const upstream = this.registry.findResourceUpstream(uri);
+      if (upstream?.state === 'up') void upstream.watchResource(uri, false).catch(() => undefined);
+    }
+    session.subscriptions.clear();
+  }
+
   /** Ends parked calls; the pipeline serves nothing after this. */
   close(): void {
     this.continuations.close();

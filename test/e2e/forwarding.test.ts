@@ -230,6 +230,21 @@ describe('notifications a 2025-era client keeps a session for', () => {
   });
 });
 
+describe('a session that ends', () => {
+  it('releases its resource subscriptions upstream', async () => {
+    const { Client: ClientClass, StreamableHTTPClientTransport } = await import('@modelcontextprotocol/client');
+    const transport = new StreamableHTTPClientTransport(new URL(gw.url));
+    const client = new ClientClass({ name: 't', version: '1' });
+    await client.connect(transport);
+    const count = (word: string) => (existsSync(events) ? readFileSync(events, 'utf8').split('\n').filter((l) => l === word).length : 0);
+    const unsubscribed = count('unsubscribe:flaky://counter');
+    await client.subscribeResource({ uri: 'flaky://counter' });
+    await transport.terminateSession();
+    await client.close();
+    await vi.waitFor(() => expect(count('unsubscribe:flaky://counter')).toBe(unsubscribed + 1), { timeout: 5_000 });
+  });
+});
+
 describe('capabilities', () => {
   it('advertises the union of what upstreams offer, with list-changed', async () => {
     const { client } = await stdioClient(cfg.file);
