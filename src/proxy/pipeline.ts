@@ -6,27 +6,24 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import {
   LOG_LEVEL_META_KEY,
-  inputRequired,
   type CallToolResult,
   type CompleteRequest,
   type CompleteResult,
   type GetPromptResult,
-  type InputRequests,
   type InputRequiredResult,
   type ListPromptsResult,
   type ListResourcesResult,
   type ListResourceTemplatesResult,
   type ListToolsResult,
   type ReadResourceResult,
-  type StandardSchemaV1,
   type Tool,
 } from '@modelcontextprotocol/server';
-import type { ProtocolError } from '@modelcontextprotocol/client';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { evaluate, formatDenial, isListed, isTemplateListed, lockdownFor, type CompiledPolicy, type Decision, type PolicyInput, type ToolFacts, type LockdownState, type UsageCounter } from '../policy/index.js';
 import { argsDigest, type AuditLog } from '../audit/log.js';
 import { Continuations, ParkedCall } from './continuations.js';
+import { RELAYED, capResultSize, denial, explainRefusal, isInputRequired, isProtocolError, relayInputRequired, stripProgressToken, supports, toolFacts } from './results.js';
 import { holdOutcomeText, type ApprovalSubject, type Approvals, type ElicitAnswer, type HoldOutcome } from '../approvals/index.js';
 import {
   createProvenanceIndex,
@@ -127,14 +124,6 @@ type InFlight = {
   lastProgress?: { sent: Promise<void>; at: number };
 };
 
-/**
- * The result schema of a forwarded call: accepts what the upstream sent. The front server
- * validates what it sends the client, so validating on the way in as well only doubles the
- * cost of every call.
- */
-const RELAYED: StandardSchemaV1<unknown, unknown> = {
-  '~standard': { version: 1, vendor: 'portcullis', validate: (value) => ({ value }) },
-};
 
 /** How long a result waits behind a progress notification sent just before it (see drive). */
 const PROGRESS_GAP_MS = 15;
@@ -699,70 +688,3 @@ export class Pipeline {
     return upstream.unavailable(text);
   }
 }
-
-/**
- * What the client is told about a call that may not run: the policy's rule and reason, or, when
- * taint escalated an allowed call, the taint reasons (which name the content's source).
- */
-function explainRefusal(decision: Decision & { escalatedBy?: string }, policyReasonCount: number): string {
-  const added = decision.reasons.slice(policyReasonCount);
-  if (!decision.escalatedBy || added.length === 0) return formatDenial({ ...decision, effect: 'deny' });
-  const rule = decision.rule ? ` Policy rule ${decision.rule.path} alone would allow this call.` : '';
-  return `Denied by taint policy: ${added.join('; ')}.${rule}`;
-}
-
-function denial(text: string): CallToolResult {
-  return { content: [{ type: 'text', text }], isError: true };
-}
-
-function toolFacts(route: ToolRoute): ToolFacts {
-  const trusted = route.upstream.config.annotations === 'trusted';
-  const annotations = route.tool.annotations;
-  return {
-    annotationsTrusted: trusted,
-    ...(annotations?.readOnlyHint === undefined ? {} : { readOnlyHint: annotations.readOnlyHint }),
-    ...(annotations?.destructiveHint === undefined ? {} : { destructiveHint: annotations.destructiveHint }),
-  };
-}
-
-function supports(session: Session, method: ClientRequestMethod): boolean {
-  const caps = session.clientCapabilities;
-  if (!caps) return false;
-  if (method === 'sampling/createMessage') return Boolean(caps.sampling);
-  if (method === 'elicitation/create') return Boolean(caps.elicitation);
-  return Boolean(caps.roots);
-}
-
-function isInputRequired(result: unknown): result is InputRequiredResult {
-  return typeof result === 'object' && result !== null && (result as { resultType?: unknown }).resultType === 'input_required';
-}
-
-/** Hands an upstream's input_required round to our client (the SDK serves it to either era). */
-function relayInputRequired(result: InputRequiredResult): InputRequiredResult {
-  const spec: { inputRequests?: InputRequests; requestState?: string } = {};
-  if (result.inputRequests) spec.inputRequests = result.inputRequests;
-  if (result.requestState !== undefined) spec.requestState = result.requestState;
-  return inputRequired(spec as Parameters<typeof inputRequired>[0]);
-}
-
-function stripProgressToken(meta: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  if (!meta) return undefined;
-  const { progressToken: _ignored, ...rest } = meta;
-  return Object.keys(rest).length > 0 ? rest : undefined;
-}
-
-function isProtocolError(error: unknown): error is ProtocolError {
-  return typeof error === 'object' && error !== null && (error as { name?: string }).name === 'ProtocolError' && typeof (error as { code?: unknown }).code === 'number';
-}
-
-/** Cuts a result whose JSON is larger than the cap, with a notice saying so. */
-export function capResultSize(result: CallToolResult, maxBytes: number): CallToolResult {
-  const size = Buffer.byteLength(JSON.stringify(result));
-  if (size <= maxBytes) return result;
-  const notice = `[portcullis: the result was ${size} bytes, over the ${maxBytes}-byte limit; it was cut]`;
-  const budget = Math.max(0, maxBytes - notice.length - 256);
-  const texts = (result.content ?? []).filter((c): c is { type: 'text'; text: string } => c.type === 'text');
-  const kept = texts.map((t) => t.text).join('\n').slice(0, budget);
-  return { content: [{ type: 'text', text: kept }, { type: 'text', text: notice }], isError: result.isError ?? false };
-}
-
