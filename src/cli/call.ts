@@ -17,7 +17,7 @@ import {
   type ToolFacts,
 } from '../policy/index.js';
 import { openLiveCatalog, UNREACHABLE_HINT, UpstreamsUnreachableError } from './catalog.js';
-import { errorText, EXIT, loadConfigOrExit, parseCommand, processIo, reportCompileError, usageError, type CliIo } from './command-io.js';
+import { errorText, EXIT, GATEWAY_CLIENT_OPTIONS, loadConfigOrExit, parseCommand, processIo, reportCompileError, usageError, type CliIo } from './command-io.js';
 import { gatewayBase, readStateLockdown } from './lockdown.js';
 
 const HELP = `usage: portcullis call TOOL [--args JSON] [--dry-run [--agent NAME] [--claims JSON] [--live] [-c FILE]] [--url URL] [--token TOKEN] [--json]
@@ -237,9 +237,7 @@ export async function callCommand(argv: string[], io: CliIo = processIo()): Prom
     'dry-run': { type: 'boolean', default: false },
     live: { type: 'boolean', default: false },
     config: { type: 'string', short: 'c' },
-    url: { type: 'string' },
-    token: { type: 'string' },
-    json: { type: 'boolean', default: false },
+    ...GATEWAY_CLIENT_OPTIONS,
   }, HELP);
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;

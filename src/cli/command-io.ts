@@ -31,6 +31,13 @@ export function processIo(): CliIo {
 
 export const EXIT = { OK: 0, FAILED: 1, CANNOT_RUN: 2, CHANGED: 3 } as const;
 
+/** The options of commands that talk to a running gateway (`$PORTCULLIS_URL`, `$PORTCULLIS_TOKEN`). */
+export const GATEWAY_CLIENT_OPTIONS = {
+  url: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean', default: false },
+} as const;
+
 /** Prints a usage error with the command's help and returns exit code 1. */
 export function usageError(io: CliIo, command: string, message: string, help: string): number {
   io.err(`portcullis ${command}: ${message}\n\n${help}`);

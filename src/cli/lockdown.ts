@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { Config, LoadedConfig } from '../config/index.js';
 import { NO_LOCKDOWN, type LockdownMode, type LockdownState } from '../policy/index.js';
 import { createLockdownStore, LOCKDOWN_FILE, lockdownJson, readLockdownFile } from '../state/index.js';
-import { errorText, EXIT, loadConfigOrExit, parseCommand, processIo, usageError, type CliIo } from './command-io.js';
+import { errorText, EXIT, GATEWAY_CLIENT_OPTIONS, loadConfigOrExit, parseCommand, processIo, usageError, type CliIo } from './command-io.js';
 
 const HELP = `usage: portcullis lockdown on|off [--agent NAME] [--mode deny-all|read-only] [-c FILE] [--url URL] [--token TOKEN] [--json]
 
@@ -114,9 +114,7 @@ export async function lockdownCommand(argv: string[], io: CliIo = processIo()): 
     agent: { type: 'string' },
     mode: { type: 'string' },
     config: { type: 'string', short: 'c', default: 'portcullis.yaml' },
-    url: { type: 'string' },
-    token: { type: 'string' },
-    json: { type: 'boolean', default: false },
+    ...GATEWAY_CLIENT_OPTIONS,
   }, HELP);
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;

@@ -5,7 +5,7 @@
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { EXIT, errorText, loadConfigOrExit, parseCommand, processIo, usageError, type CliIo } from './command-io.js';
+import { EXIT, GATEWAY_CLIENT_OPTIONS, errorText, loadConfigOrExit, parseCommand, processIo, usageError, type CliIo } from './command-io.js';
 import { gatewayBase } from './lockdown.js';
 
 const HELP = `usage: portcullis pins list|approve TOOL|reset [-c FILE] [--url URL] [--token TOKEN] [--json]
@@ -41,7 +41,7 @@ async function ask(base: string, path: string, method: 'GET' | 'POST', token: st
 }
 
 export async function pinsCommand(argv: string[], io: CliIo = processIo()): Promise<number> {
-  const parsed = parseCommand(io, 'pins', argv, { config: { type: 'string', short: 'c', default: 'portcullis.yaml' }, url: { type: 'string' }, token: { type: 'string' }, json: { type: 'boolean', default: false } }, HELP);
+  const parsed = parseCommand(io, 'pins', argv, { config: { type: 'string', short: 'c', default: 'portcullis.yaml' }, ...GATEWAY_CLIENT_OPTIONS }, HELP);
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   const [action, tool, ...extra] = positionals;

@@ -2,7 +2,7 @@
  * `portcullis undo CALL_ID [--url URL] [--token TOKEN] [--json]`: asks the running gateway
  * (`POST /api/calls/:id/undo`) to run the compensating call declared for that call.
  */
-import { errorText, EXIT, parseCommand, processIo, usageError, type CliIo } from './command-io.js';
+import { errorText, EXIT, GATEWAY_CLIENT_OPTIONS, parseCommand, processIo, usageError, type CliIo } from './command-io.js';
 
 const HELP = `usage: portcullis undo CALL_ID [--url URL] [--token TOKEN] [--json]
 
@@ -27,9 +27,7 @@ function messageOf(json: unknown, fallback: string): string {
 
 export async function undoCommand(argv: string[], io: CliIo = processIo()): Promise<number> {
   const parsed = parseCommand(io, 'undo', argv, {
-    url: { type: 'string' },
-    token: { type: 'string' },
-    json: { type: 'boolean', default: false },
+    ...GATEWAY_CLIENT_OPTIONS,
   }, HELP);
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
