@@ -159,3 +159,31 @@ export function parseCommand<O extends NonNullable<ParseArgsConfig['options']>>(
   if (!allowed && parsed.positionals.length > 0) return usageError(io, command, `unexpected argument '${parsed.positionals[0]}'`, help);
   return parsed as never;
 }
+
+/** What a running gateway answered a CLI request, or why it could not be reached. */
+export type GatewayReply = { kind: 'answered'; status: number; ok: boolean; json: unknown; text: string } | { kind: 'unreachable'; reason: string };
+
+/** One request to a running gateway's API: JSON body, bearer token, CSRF header, timeout. */
+export async function requestGateway(base: string, path: string, options: { method?: 'GET' | 'POST'; token?: string | undefined; body?: unknown; timeoutMs?: number } = {}): Promise<GatewayReply> {
+  const method = options.method ?? 'GET';
+  let response: Response;
+  try {
+    response = await fetch(`${base}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', 'x-portcullis-csrf': '1', ...(options.token ? { authorization: `Bearer ${options.token}` } : {}) },
+      ...(method === 'POST' ? { body: JSON.stringify(options.body ?? {}) } : {}),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+    });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    return { kind: 'unreachable', reason: cause?.code ?? cause?.message ?? errorText(error) };
+  }
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { kind: 'answered', status: response.status, ok: response.ok, json, text };
+}

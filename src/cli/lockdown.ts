@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { Config, LoadedConfig } from '../config/index.js';
 import { NO_LOCKDOWN, type LockdownMode, type LockdownState } from '../policy/index.js';
 import { createLockdownStore, LOCKDOWN_FILE, lockdownJson, readLockdownFile } from '../state/index.js';
-import { errorText, EXIT, GATEWAY_CLIENT_OPTIONS, loadConfigOrExit, parseCommand, processIo, usageError, type CliIo } from './command-io.js';
+import { errorText, EXIT, GATEWAY_CLIENT_OPTIONS, loadConfigOrExit, parseCommand, processIo, requestGateway, usageError, type CliIo } from './command-io.js';
 
 const HELP = `usage: portcullis lockdown on|off [--agent NAME] [--mode deny-all|read-only] [-c FILE] [--url URL] [--token TOKEN] [--json]
 
@@ -76,29 +76,13 @@ type GatewayAnswer =
   | { kind: 'refused'; status: number; message: string };
 
 async function askGateway(base: string, token: string | undefined, body: { agent?: string; mode: LockdownMode | 'off' }): Promise<GatewayAnswer> {
-  let response: Response;
-  try {
-    response = await fetch(`${base}/api/lockdown`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    return { kind: 'unreachable', reason: cause?.code ?? cause?.message ?? errorText(error) };
-  }
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  if (response.status === 404) return { kind: 'no-route' };
-  if (!response.ok) {
+  const reply = await requestGateway(base, '/api/lockdown', { method: 'POST', token, body, timeoutMs: REQUEST_TIMEOUT_MS });
+  if (reply.kind === 'unreachable') return reply;
+  const { status, json, text } = reply;
+  if (status === 404) return { kind: 'no-route' };
+  if (!reply.ok) {
     const message = (json as { error?: unknown } | undefined)?.error;
-    return { kind: 'refused', status: response.status, message: typeof message === 'string' ? message : text.slice(0, 300) };
+    return { kind: 'refused', status, message: typeof message === 'string' ? message : text.slice(0, 300) };
   }
   const data = json as { global?: unknown; agents?: unknown } | undefined;
   const agents: Record<string, LockdownMode> = {};

@@ -5,7 +5,7 @@
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { EXIT, GATEWAY_CLIENT_OPTIONS, errorText, loadConfigOrExit, parseCommand, processIo, usageError, type CliIo } from './command-io.js';
+import { EXIT, GATEWAY_CLIENT_OPTIONS, loadConfigOrExit, parseCommand, processIo, requestGateway, usageError, type CliIo } from './command-io.js';
 import { gatewayBase } from './lockdown.js';
 
 const HELP = `usage: portcullis pins list|approve TOOL|reset [-c FILE] [--url URL] [--token TOKEN] [--json]
@@ -25,19 +25,11 @@ the gateway sees them; a later change blocks the tool until an admin approves it
 type Answer = { kind: 'ok'; body: unknown } | { kind: 'refused'; status: number; message: string } | { kind: 'unreachable'; reason: string };
 
 async function ask(base: string, path: string, method: 'GET' | 'POST', token: string | undefined): Promise<Answer> {
-  try {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      ...(method === 'POST' ? { body: '{}' } : {}),
-      signal: AbortSignal.timeout(10_000),
-    });
-    const body = (await res.json().catch(() => ({}))) as { error?: { message?: string } | string };
-    if (!res.ok) return { kind: 'refused', status: res.status, message: typeof body.error === 'string' ? body.error : (body.error?.message ?? res.statusText) };
-    return { kind: 'ok', body };
-  } catch (error) {
-    return { kind: 'unreachable', reason: errorText(error) };
-  }
+  const reply = await requestGateway(base, path, { method, token });
+  if (reply.kind === 'unreachable') return reply;
+  if (reply.ok) return { kind: 'ok', body: reply.json ?? {} };
+  const error = (reply.json as { error?: { message?: string } | string } | undefined)?.error;
+  return { kind: 'refused', status: reply.status, message: typeof error === 'string' ? error : (error?.message ?? (reply.text.slice(0, 300) || `HTTP ${reply.status}`)) };
 }
 
 export async function pinsCommand(argv: string[], io: CliIo = processIo()): Promise<number> {

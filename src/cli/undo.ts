@@ -2,7 +2,7 @@
  * `portcullis undo CALL_ID [--url URL] [--token TOKEN] [--json]`: asks the running gateway
  * (`POST /api/calls/:id/undo`) to run the compensating call declared for that call.
  */
-import { errorText, EXIT, GATEWAY_CLIENT_OPTIONS, parseCommand, processIo, usageError, type CliIo } from './command-io.js';
+import { EXIT, GATEWAY_CLIENT_OPTIONS, parseCommand, processIo, requestGateway, usageError, type CliIo } from './command-io.js';
 
 const HELP = `usage: portcullis undo CALL_ID [--url URL] [--token TOKEN] [--json]
 
@@ -37,32 +37,17 @@ export async function undoCommand(argv: string[], io: CliIo = processIo()): Prom
   const base = (values.url ?? io.env.PORTCULLIS_URL ?? DEFAULT_URL).replace(/\/+$/, '').replace(/\/mcp$/, '');
   const token = values.token ?? io.env.PORTCULLIS_TOKEN;
 
-  let response: Response;
-  try {
-    response = await fetch(`${base}/api/calls/${encodeURIComponent(callId)}/undo`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-portcullis-csrf': '1', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: '{}',
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    io.err(`portcullis undo: no gateway answered at ${base} (${cause?.code ?? cause?.message ?? errorText(error)}); pass --url or set PORTCULLIS_URL\n`);
+  const reply = await requestGateway(base, `/api/calls/${encodeURIComponent(callId)}/undo`, { method: 'POST', token, timeoutMs: REQUEST_TIMEOUT_MS });
+  if (reply.kind === 'unreachable') {
+    io.err(`portcullis undo: no gateway answered at ${base} (${reply.reason}); pass --url or set PORTCULLIS_URL\n`);
     return EXIT.CANNOT_RUN;
   }
-  const text = await response.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  if (!response.ok) {
-    const message = messageOf(json, text.slice(0, 300) || `HTTP ${response.status}`);
-    const advice =
-      response.status === 401 ? '\n  pass a reviewer or admin token with --token or PORTCULLIS_TOKEN (portcullis token --sub NAME --role admin)' : '';
-    io.err(`portcullis undo: ${message} (HTTP ${response.status})${advice}\n`);
-    return response.status >= 500 && response.status !== 502 ? EXIT.CANNOT_RUN : EXIT.FAILED;
+  const { status, json, text } = reply;
+  if (!reply.ok) {
+    const message = messageOf(json, text.slice(0, 300) || `HTTP ${status}`);
+    const advice = status === 401 ? '\n  pass a reviewer or admin token with --token or PORTCULLIS_TOKEN (portcullis token --sub NAME --role admin)' : '';
+    io.err(`portcullis undo: ${message} (HTTP ${status})${advice}\n`);
+    return status >= 500 && status !== 502 ? EXIT.CANNOT_RUN : EXIT.FAILED;
   }
   if (values.json) {
     io.out(`${JSON.stringify(json, null, 2)}\n`);
