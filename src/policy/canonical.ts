@@ -96,11 +96,19 @@ const urlMemo = memo<CanonicalUrl | undefined>();
  */
 const PLAIN_PATH = /^\/?[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/;
 
+/** The last path canonicalised: every rule judging one argument asks about the same string. */
+let lastPath = '';
+let lastCanonicalPath: string | undefined;
+
 export function canonicalPath(p: string): string | undefined {
   if (typeof p !== 'string') return undefined;
-  if (p.length <= MAX_PATH_LENGTH && PLAIN_PATH.test(p)) return p;
-  if (pathMemo.has(p)) return pathMemo.get(p);
-  return pathMemo.set(p, canonicalPathUncached(p));
+  if (p === lastPath) return lastCanonicalPath;
+  let canonical: string | undefined;
+  if (p.length <= MAX_PATH_LENGTH && PLAIN_PATH.test(p)) canonical = p;
+  else canonical = pathMemo.has(p) ? pathMemo.get(p) : pathMemo.set(p, canonicalPathUncached(p));
+  lastPath = p;
+  lastCanonicalPath = canonical;
+  return canonical;
 }
 
 /** The general path algorithm, without fast path or memo (tests hold the fast path to it). */
@@ -193,17 +201,28 @@ function plainUrl(u: string, allowedSchemes: readonly string[]): CanonicalUrl | 
   const host = m[2]!;
   // Punycode labels are validated by the URL parser: leave them to the general path.
   if (!allowedSchemes.some((s) => s.toLowerCase() === scheme) || host.includes('xn--')) return undefined;
-  return { scheme, host, port: DEFAULT_PORTS[scheme], path: m[3] ?? '/' };
+  return Object.freeze({ scheme, host, port: DEFAULT_PORTS[scheme], path: m[3] ?? '/' });
 }
 
-export function canonicalUrl(u: string, allowedSchemes: readonly string[] = DEFAULT_SCHEMES): CanonicalUrl | undefined {
+/** The last URL canonicalised and the schemes it was judged against (see lastPath). */
+let lastUrl = '';
+let lastSchemes: readonly string[] = DEFAULT_SCHEMES;
+let lastCanonicalUrl: CanonicalUrl | undefined;
+
+/** The result is shared with other callers: read it, never change it. */
+export function canonicalUrl(u: string, allowedSchemes: readonly string[] = DEFAULT_SCHEMES): Readonly<CanonicalUrl> | undefined {
   if (typeof u !== 'string') return undefined;
-  const plain = plainUrl(u, allowedSchemes);
-  if (plain) return plain;
-  // Keyed by the schemes too: the same URL may be allowed under one rule and not another.
-  const key = allowedSchemes === DEFAULT_SCHEMES ? u : `${allowedSchemes.join(',')}\u0000${u}`;
-  if (urlMemo.has(key)) return urlMemo.get(key);
-  return urlMemo.set(key, canonicalUrlUncached(u, allowedSchemes));
+  if (u === lastUrl && allowedSchemes === lastSchemes) return lastCanonicalUrl;
+  let canonical = plainUrl(u, allowedSchemes);
+  if (!canonical) {
+    // Keyed by the schemes too: the same URL may be allowed under one rule and not another.
+    const key = allowedSchemes === DEFAULT_SCHEMES ? u : `${allowedSchemes.join(',')}\u0000${u}`;
+    canonical = urlMemo.has(key) ? urlMemo.get(key) : urlMemo.set(key, canonicalUrlUncached(u, allowedSchemes));
+  }
+  lastUrl = u;
+  lastSchemes = allowedSchemes;
+  lastCanonicalUrl = canonical;
+  return canonical;
 }
 
 /** The general URL algorithm, without fast path or memo (tests hold the fast path to it). */
@@ -239,7 +258,7 @@ export function canonicalUrlUncached(u: string, allowedSchemes: readonly string[
     host = finished;
   }
   const port = url.port === '' ? DEFAULT_PORTS[scheme] : Number(url.port);
-  return { scheme, host, port, path: url.pathname };
+  return Object.freeze({ scheme, host, port, path: url.pathname });
 }
 
 /**
@@ -339,6 +358,23 @@ export function matchHostPattern(pattern: HostPattern, host: string): boolean {
     reach = next;
   }
   return reach[labels.length]!;
+}
+
+/**
+ * matchHostPattern for one pattern, compiled: plain string tests for a pattern without wildcards
+ * and for `*.rest` (the common shapes), the general matcher otherwise. Hosts are canonical.
+ */
+export function hostPatternMatcher(pattern: HostPattern): (host: string) => boolean {
+  const wild = pattern.filter((label) => label.includes('*')).length;
+  if (wild === 0) {
+    const exact = pattern.join('.');
+    return (host) => host === exact;
+  }
+  if (wild === 1 && pattern[0] === '*' && pattern.length > 1) {
+    const suffix = `.${pattern.slice(1).join('.')}`;
+    return (host) => host.length > suffix.length && host.endsWith(suffix);
+  }
+  return (host) => matchHostPattern(pattern, host);
 }
 
 /** True when `host` (canonicalised first) matches any of the host patterns (also canonicalised). */

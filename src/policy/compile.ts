@@ -3,8 +3,9 @@
  * glob, regex or condition is collected with its YAML path; evaluation never parses anything.
  */
 import type { AgentConfig, Condition, Config, Effect, NameRule, ToolRule } from '../config/schema.js';
-import { compileConditionVerdict, describeCondition, type ConditionVerdictFn } from './conditions.js';
+import { compileConditionCheck, describeCondition, verdictOf, type ConditionVerdictFn } from './conditions.js';
 import { compileGlob, isLiteralGlob, type GlobMatcher } from './glob.js';
+import type { Answers } from './evaluate.js';
 import { limitKey } from './limits.js';
 
 export type Kind = 'tool' | 'resource' | 'prompt';
@@ -14,8 +15,20 @@ export interface CompiledCondition {
   readonly path: string;
   /** true / false, or undefined when the input cannot be judged (malformed path, missing claim). */
   readonly verdict: ConditionVerdictFn;
+  /** `verdict` for a present value (see compileConditionCheck). */
+  readonly check: ConditionVerdictFn;
   readonly source: Condition;
   readonly description: string;
+}
+
+/**
+ * A rule's conditions, by position in `where`: the argument each reads and its check (a missing
+ * argument is false before any check runs). Interned, so 1,000 agents built from one role
+ * template judge through the same few objects.
+ */
+export interface Checks {
+  readonly keys: readonly string[];
+  readonly checks: readonly ConditionVerdictFn[];
 }
 
 export interface RuleRef {
@@ -36,6 +49,8 @@ export interface CompiledRule {
   readonly match: GlobMatcher;
   readonly readOnly: boolean;
   readonly where: readonly CompiledCondition[];
+  /** `where` as evaluation walks it; shared by every rule with the same conditions. */
+  readonly checks: Checks;
   readonly reason: string | undefined;
   readonly undo: { readonly tool: string; readonly args: Readonly<Record<string, unknown>> } | undefined;
   /** Shared, frozen: what decisions carry as `rule`. */
@@ -63,8 +78,10 @@ export interface RuleSet {
   readonly byPrefix: ReadonlyMap<string, GlobBucket>;
   /** The distinct prefix lengths in `byPrefix`, ascending (0 = rules starting with a wildcard). */
   readonly prefixLengths: readonly number[];
-  /** Memo of `candidatesFor` (bounded; see there). */
+  /** Memo of `candidatesFor` (bounded; see `remember`). */
   readonly memo: Map<string, Candidates>;
+  /** Memo of `evaluate`'s fixed answers per name (bounded; see `remember`). */
+  readonly answers: Map<string, Answers>;
   readonly memoBudget: MemoBudget;
 }
 
@@ -91,6 +108,7 @@ const MAX_MEMO_PER_POLICY = 200_000;
 const NO_RULES: readonly CompiledRule[] = Object.freeze([]);
 const NO_CANDIDATES: Candidates = Object.freeze({ all: NO_RULES, deny: NO_RULES, ask: NO_RULES, allow: NO_RULES });
 const NO_CONDITIONS: readonly CompiledCondition[] = Object.freeze([]);
+const NO_CHECKS: Checks = Object.freeze({ keys: Object.freeze([]), checks: Object.freeze([]) });
 
 export interface CompiledLimit {
   readonly index: number;
@@ -187,14 +205,16 @@ interface Interner {
   readonly globs: Map<string, GlobMatcher | Failure>;
   readonly buckets: Map<string, readonly GlobMatcher[]>;
   readonly memoBudget: MemoBudget;
-  readonly conditions: Map<string, { verdict: ConditionVerdictFn; description: string } | Failure>;
+  readonly conditions: Map<string, { check: ConditionVerdictFn; verdict: ConditionVerdictFn; description: string } | Failure>;
+  /** Checks by the cache keys of their conditions. */
+  readonly checks: Map<string, Checks>;
 }
 interface Failure {
   readonly failure: unknown;
 }
 
 function newInterner(): Interner {
-  return { globs: new Map(), buckets: new Map(), conditions: new Map(), memoBudget: { left: MAX_MEMO_PER_POLICY } };
+  return { globs: new Map(), buckets: new Map(), conditions: new Map(), checks: new Map(), memoBudget: { left: MAX_MEMO_PER_POLICY } };
 }
 
 function errorMessage(err: unknown): string {
@@ -258,15 +278,18 @@ export function compileNameGlob(pattern: string): GlobMatcher {
   return compileGlob(pattern);
 }
 
-function compileWhere(where: Record<string, Condition> | undefined, rulePath: string, issues: PolicyIssue[], interner: Interner): CompiledCondition[] {
+function compileWhere(where: Record<string, Condition> | undefined, rulePath: string, issues: PolicyIssue[], interner: Interner): { where: readonly CompiledCondition[]; checks: Checks } {
   const out: CompiledCondition[] = [];
+  const cacheKeys: string[] = [];
   for (const [key, source] of Object.entries(where ?? {})) {
     const path = wherePath(rulePath, key);
     const cacheKey = `${key}\u0000${stableJson(source)}`;
+    cacheKeys.push(cacheKey);
     let entry = interner.conditions.get(cacheKey);
     if (!entry) {
       try {
-        entry = { verdict: compileConditionVerdict(source), description: describeCondition(key, source) };
+        const check = compileConditionCheck(source);
+        entry = { check, verdict: verdictOf(check), description: describeCondition(key, source) };
       } catch (failure) {
         entry = { failure };
       }
@@ -277,10 +300,17 @@ function compileWhere(where: Record<string, Condition> | undefined, rulePath: st
       const sub = typeof (err as { path?: unknown }).path === 'string' ? (err as { path: string }).path : '';
       issues.push({ path: sub ? `${path}.${sub}` : path, message: errorMessage(err) });
     } else {
-      out.push(Object.freeze({ key, path, verdict: entry.verdict, source, description: entry.description }));
+      out.push(Object.freeze({ key, path, verdict: entry.verdict, check: entry.check, source, description: entry.description }));
     }
   }
-  return out;
+  if (out.length === 0) return { where: NO_CONDITIONS, checks: NO_CHECKS };
+  const checksKey = cacheKeys.join('\u0001');
+  let checks = interner.checks.get(checksKey);
+  if (!checks) {
+    checks = Object.freeze({ keys: Object.freeze(out.map((c) => c.key)), checks: Object.freeze(out.map((c) => c.check)) });
+    interner.checks.set(checksKey, checks);
+  }
+  return { where: Object.freeze(out), checks };
 }
 
 /** JSON with object keys sorted, so equal values give equal text. */
@@ -301,7 +331,7 @@ function compileRule(kind: Kind, rule: ToolRule | NameRule, index: number, agent
   const before = issues.length;
   const match = tryGlob(pattern, `${path}.${effect}`, issues, interner);
   const toolRule = kind === 'tool' ? (rule as ToolRule) : undefined;
-  const where = compileWhere(toolRule?.where, path, issues, interner);
+  const { where, checks } = compileWhere(toolRule?.where, path, issues, interner);
   if (!match || issues.length > before) return undefined;
   const readOnly = toolRule?.readOnly === true;
   const summary = [pattern, ...(readOnly ? ['read-only tools only'] : []), ...where.map((c) => c.description)].join(', ');
@@ -315,7 +345,8 @@ function compileRule(kind: Kind, rule: ToolRule | NameRule, index: number, agent
     pattern,
     match,
     readOnly,
-    where: where.length > 0 ? Object.freeze(where) : NO_CONDITIONS,
+    where,
+    checks,
     reason: rule.reason,
     undo: toolRule?.undo ? Object.freeze({ tool: toolRule.undo.tool, args: Object.freeze({ ...toolRule.undo.args }) }) : undefined,
     ref: Object.freeze(rule.id !== undefined ? { path, index, id: rule.id } : { path, index }),
@@ -350,7 +381,7 @@ export function buildRuleSet(
     byPrefix.set(prefix, Object.freeze({ matchers, rules: Object.freeze(list) }));
   }
   const prefixLengths = [...new Set([...byPrefix.keys()].map((p) => p.length))].sort((a, b) => a - b);
-  return Object.freeze({ rules: Object.freeze([...rules]), literal, byPrefix, prefixLengths: Object.freeze(prefixLengths), memo: new Map(), memoBudget });
+  return Object.freeze({ rules: Object.freeze([...rules]), literal, byPrefix, prefixLengths: Object.freeze(prefixLengths), memo: new Map(), answers: new Map(), memoBudget });
 }
 
 /** Every rule of the set whose pattern matches `name`, ordered by index. */
@@ -359,12 +390,25 @@ export function rulesMatching(set: RuleSet, name: string): readonly CompiledRule
 }
 
 /**
- * The rules whose pattern matches `name`. Memoised per name, up to a bound, so that a repeated
- * name costs one Map lookup; the memo is invisible to callers.
+ * Keeps `value` in one of the set's memos unless that would pass a bound: the names clients use
+ * are few and short, but a client sending random names must not grow memory without limit.
+ * Memos are invisible to callers: they hold what a pure function of the set and the name gives.
  */
+export function remember<V>(set: RuleSet, memo: Map<string, V>, name: string, value: V): V {
+  if (name.length <= MAX_MEMO_NAME_LENGTH && memo.size < MAX_MEMO_PER_SET && set.memoBudget.left > 0) {
+    set.memoBudget.left--;
+    memo.set(name, value);
+  }
+  return value;
+}
+
+/** The rules whose pattern matches `name`; memoised per name (see `remember`). */
 export function candidatesFor(set: RuleSet, name: string): Candidates {
-  const hit = set.memo.get(name);
-  if (hit) return hit;
+  return set.memo.get(name) ?? remember(set, set.memo, name, findCandidates(set, name));
+}
+
+/** `candidatesFor` without the memo. */
+export function findCandidates(set: RuleSet, name: string): Candidates {
   let found: CompiledRule[] | undefined;
   const exact = set.literal.get(name);
   if (exact) found = [...exact];
@@ -375,20 +419,13 @@ export function candidatesFor(set: RuleSet, name: string): Candidates {
     const { matchers, rules } = bucket;
     for (let i = 0; i < matchers.length; i++) if (matchers[i]!(name)) (found ??= []).push(rules[i]!);
   }
-  let result = NO_CANDIDATES;
-  if (found) {
-    const all = Object.freeze(found.sort((a, b) => a.index - b.index));
-    const of = (effect: Effect) => {
-      const list = all.filter((r) => r.effect === effect);
-      return list.length > 0 ? Object.freeze(list) : NO_RULES;
-    };
-    result = Object.freeze({ all, deny: of('deny'), ask: of('ask'), allow: of('allow') });
-  }
-  if (name.length <= MAX_MEMO_NAME_LENGTH && set.memo.size < MAX_MEMO_PER_SET && set.memoBudget.left > 0) {
-    set.memoBudget.left--;
-    set.memo.set(name, result);
-  }
-  return result;
+  if (!found) return NO_CANDIDATES;
+  const all = Object.freeze(found.sort((a, b) => a.index - b.index));
+  const of = (effect: Effect) => {
+    const list = all.filter((r) => r.effect === effect);
+    return list.length > 0 ? Object.freeze(list) : NO_RULES;
+  };
+  return Object.freeze({ all, deny: of('deny'), ask: of('ask'), allow: of('allow') });
 }
 
 function compileRules(kind: Kind, rules: ReadonlyArray<ToolRule | NameRule>, agentPath: string, issues: PolicyIssue[], interner: Interner): RuleSet {

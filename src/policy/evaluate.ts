@@ -3,9 +3,9 @@
  * limits. Pure: no parsing, no regex compilation, no clock; it never throws.
  */
 import type { Effect } from '../config/schema.js';
-import type { CompiledAgent, CompiledPolicy, CompiledRule, Kind, RuleRef } from './compile.js';
-import { candidatesFor, literalPrefix, rulesMatching, ruleSetOf } from './compile.js';
-import { readArgument, type RefContext } from './conditions.js';
+import type { CompiledAgent, CompiledLimit, CompiledPolicy, CompiledRule, Kind, RuleRef } from './compile.js';
+import { findCandidates, literalPrefix, remember, rulesMatching, ruleSetOf } from './compile.js';
+import { readArgument, type ConditionVerdictFn, type RefContext } from './conditions.js';
 import { createUsageCounter, formatDuration, type UsageCounter, type UsageView } from './limits.js';
 import { lockdownFor, lockdownReason, NO_LOCKDOWN, type ActiveLockdown, type LockdownState } from './lockdown.js';
 
@@ -79,45 +79,63 @@ interface Judge {
   readonly input: PolicyInput;
   readonly agent: CompiledAgent;
   readonly trustedReadOnly: boolean;
+  readonly answers: Answers;
   refs: RefContext | undefined;
+  /** Where the next step starts in `answers.ops`. */
+  at: number;
   /** Path of the condition behind the last Undecided or Error verdict. */
   path: string;
   /** Message of the last Error verdict. */
   message: string;
 }
 
-function judge(j: Judge, rule: CompiledRule): Verdict {
-  if (rule.readOnly && !j.trustedReadOnly) return NO_MATCH;
+/** Judges step `index`, whose conditions start at `j.at` in `answers.ops`, and moves `j.at` past them. */
+function judge(j: Judge, index: number): Verdict {
+  const ops = j.answers.ops;
+  const at = j.at;
+  const header = ops[at] as number;
+  const n = header < 0 ? -1 - header : header;
+  j.at = at + 1 + 2 * n;
+  if (header < 0 && !j.trustedReadOnly) return NO_MATCH;
   let result: Verdict = MATCH;
-  if (rule.where.length === 0) return result;
+  if (n === 0) return result;
   j.refs ??= { claims: j.input.claims, agent: j.agent.refs };
-  for (const cond of rule.where) {
+  for (let k = 0; k < n; k++) {
     let verdict: boolean | undefined;
     try {
-      verdict = cond.verdict(readArgument(j.input.args, cond.key), j.refs);
+      // Arguments come from outside: even reading one may throw (a getter), which fails closed.
+      const value = readArgument(j.input.args, ops[at + 1 + 2 * k] as string);
+      // A missing argument never satisfies a condition (the checks judge present values only).
+      verdict = value === undefined ? false : (ops[at + 2 + 2 * k] as ConditionVerdictFn)(value, j.refs);
     } catch (err) {
-      j.path = cond.path;
+      j.path = j.answers.steps[index]!.rule.where[k]!.path;
       j.message = err instanceof Error ? err.message : String(err);
       return ERROR;
     }
     if (verdict === false) return NO_MATCH;
     if (verdict === undefined && result === MATCH) {
       result = UNDECIDED;
-      j.path = cond.path;
+      j.path = j.answers.steps[index]!.rule.where[k]!.path;
     }
   }
   return result;
 }
 
-function ruleDecision(rule: CompiledRule, undecidedPath?: string): Decision {
-  const reasons = [rule.reasonText];
-  if (undecidedPath) reasons.push(`${undecidedPath} could not be judged for this input; treated as matching (fail closed)`);
-  return {
+/** A rule's decision when it matched outright: the same for every call, so built once (frozen). */
+function ruleDecision(rule: CompiledRule, limitKeys: readonly string[] | undefined): Decision {
+  return Object.freeze({
     effect: rule.effect,
     rule: rule.ref,
-    reasons,
+    reasons: Object.freeze([rule.reasonText]) as string[],
     ...(rule.undo ? { undo: rule.undo as Decision['undo'] } : {}),
-  };
+    ...(limitKeys ? { limitKeys: limitKeys as string[] } : {}),
+  });
+}
+
+/** A rule's decision when one of its conditions could not be judged (fail closed: it counts as matching). */
+function undecidedDecision(rule: CompiledRule, undecidedPath: string, limitKeys: readonly string[] | undefined): Decision {
+  const decided = ruleDecision(rule, limitKeys);
+  return { ...decided, reasons: [...decided.reasons, `${undecidedPath} could not be judged for this input; treated as matching (fail closed)`] };
 }
 
 function defaultDeny(input: PolicyInput, near: readonly CompiledRule[] = []): Decision {
@@ -127,34 +145,91 @@ function defaultDeny(input: PolicyInput, near: readonly CompiledRule[] = []): De
     return `${r.path} ${r.effect === 'ask' ? 'asks for' : 'allows'} it only where ${only}`;
   });
   const why = needs.length > 0 ? `: ${needs.join('; ')}` : '';
-  return { effect: 'deny', reasons: [`no rule allows ${input.name} for agent ${input.agent}${why}`] };
+  return Object.freeze({ effect: 'deny', reasons: Object.freeze([`no rule allows ${input.name} for agent ${input.agent}${why}`]) as string[] });
 }
 
-/** Rate limits apply to tool calls; resources and prompts are not counted. */
-function checkLimits(agent: CompiledAgent, input: PolicyInput, ctx: EvaluateContext, decision: Decision): Decision {
-  if (input.kind !== 'tool') return decision;
-  let keys: string[] | undefined;
-  for (const limit of agent.limits) {
-    if (!limit.match(input.name)) continue;
-    if (ctx.usage && ctx.usage.count(limit.key, ctx.now, limit.windowMs) >= limit.max) {
-      const retryAfterMs = ctx.usage.retryAfter(limit.key, ctx.now, limit.windowMs, limit.max);
-      return {
-        effect: 'deny',
-        reasons: [
-          `rate limit ${limit.path}: at most ${limit.max} calls to ${limit.pattern} per ${formatDuration(limit.windowMs)}; retry in ${formatDuration(retryAfterMs)}`,
-        ],
-        limit: { path: limit.path, index: limit.index, retryAfterMs },
-      };
-    }
-    (keys ??= []).push(limit.key);
+/** One candidate rule: its decision when it matches outright, built on first use. */
+interface Step {
+  readonly rule: CompiledRule;
+  decision: Decision | undefined;
+}
+
+/**
+ * One array for the conditions of every step, in judging order, so that a call reads adjacent
+ * memory rather than an object per rule: per step a header, the number of its conditions (or
+ * -1 minus that number for a `readOnly` rule), then the key and the check of each condition.
+ */
+type Op = number | string | ConditionVerdictFn;
+
+/**
+ * What is fixed for one (agent, kind, name): the candidate rules in the order they are judged,
+ * the rate limits that apply, the decisions and the default-deny answer. Memoised in the rule
+ * set and built on first use, so a repeated call walks a few adjacent objects and allocates
+ * nothing for its decision.
+ */
+export interface Answers {
+  /** Deny rules, then ask rules, then allow rules, each by index. */
+  readonly steps: readonly Step[];
+  readonly ops: readonly Op[];
+  /** Where the ask and the allow rules start in `steps`. */
+  readonly askFrom: number;
+  readonly allowFrom: number;
+  /** Rate limits whose pattern matches the name; resources and prompts are not counted. */
+  readonly limits: readonly CompiledLimit[];
+  /** Their counter keys, which ask and allow decisions carry; undefined without limits. */
+  readonly limitKeys: readonly string[] | undefined;
+  /** Rules that would allow or ask but for their conditions, for the default-deny reason. */
+  readonly near: readonly CompiledRule[];
+  defaultDeny: Decision | undefined;
+}
+
+function answersFor(agent: CompiledAgent, kind: Kind, name: string): Answers {
+  const set = ruleSetOf(agent, kind);
+  const known = set.answers.get(name);
+  if (known) return known;
+  const { deny, ask, allow } = findCandidates(set, name);
+  const rules = [...deny, ...ask, ...allow];
+  const ops: Op[] = [];
+  for (const rule of rules) {
+    const { keys, checks } = rule.checks;
+    ops.push(rule.readOnly ? -1 - keys.length : keys.length);
+    keys.forEach((key, k) => ops.push(key, checks[k]!));
   }
-  return keys ? { ...decision, limitKeys: keys } : decision;
+  const limits = kind === 'tool' ? agent.limits.filter((l) => l.match(name)) : [];
+  return remember(set, set.answers, name, {
+    steps: rules.map((rule) => ({ rule, decision: undefined })),
+    ops,
+    askFrom: deny.length,
+    allowFrom: deny.length + ask.length,
+    limits,
+    limitKeys: limits.length > 0 ? Object.freeze(limits.map((l) => l.key)) : undefined,
+    near: [...ask, ...allow],
+    defaultDeny: undefined,
+  });
+}
+
+/** Rate limits apply to tool calls; `decision` already carries their keys. */
+function checkLimits(answers: Answers, ctx: EvaluateContext, decision: Decision): Decision {
+  const usage = ctx.usage;
+  if (!usage) return decision;
+  for (const limit of answers.limits) {
+    if (usage.count(limit.key, ctx.now, limit.windowMs) < limit.max) continue;
+    const retryAfterMs = usage.retryAfter(limit.key, ctx.now, limit.windowMs, limit.max);
+    return {
+      effect: 'deny',
+      reasons: [
+        `rate limit ${limit.path}: at most ${limit.max} calls to ${limit.pattern} per ${formatDuration(limit.windowMs)}; retry in ${formatDuration(retryAfterMs)}`,
+      ],
+      limit: { path: limit.path, index: limit.index, retryAfterMs },
+    };
+  }
+  return decision;
 }
 
 /**
  * Decides one request. Never throws: a condition that fails to evaluate denies (fail closed).
  * When the call executes, the caller records `decision.limitKeys` in its usage counter; an `ask`
- * call is recorded only once approved and run.
+ * call is recorded only once approved and run. Decisions are frozen and may be shared.
  */
 export function evaluate(policy: CompiledPolicy, input: PolicyInput, ctx: EvaluateContext): Decision {
   const trustedReadOnly = isTrustedReadOnly(input);
@@ -165,57 +240,44 @@ export function evaluate(policy: CompiledPolicy, input: PolicyInput, ctx: Evalua
   const agent = policy.agents.get(input.agent);
   if (!agent) return defaultDeny(input);
 
-  const candidates = candidatesFor(ruleSetOf(agent, input.kind), input.name);
-  const j: Judge = { input, agent, trustedReadOnly, refs: undefined, path: '', message: '' };
-  // Effects are judged strictest first, each list by index, so a call evaluates only the
-  // conditions that can still change the outcome.
-  let deny: { rule: CompiledRule; undecided?: string } | undefined;
-  let failed: { rule: CompiledRule; path: string; message: string } | undefined;
-  for (const rule of candidates.deny) {
-    const v = judge(j, rule);
-    if (v === MATCH || v === UNDECIDED) {
-      deny = v === MATCH ? { rule } : { rule, undecided: j.path };
-      break;
-    }
-    if (v === ERROR) failed ??= { rule, path: j.path, message: j.message };
-  }
-  let ask: CompiledRule | undefined;
-  let askUndecided: { rule: CompiledRule; path: string } | undefined;
-  for (let i = 0; !deny && !failed && i < candidates.ask.length; i++) {
-    const rule = candidates.ask[i]!;
-    const v = judge(j, rule);
-    if (v === MATCH) ask = rule;
-    else if (v === UNDECIDED) askUndecided ??= { rule, path: j.path };
-    else if (v === ERROR) failed = { rule, path: j.path, message: j.message };
-    if (ask) break;
-  }
-  let allow: CompiledRule | undefined;
-  for (let i = 0; !deny && !failed && !ask && !allow && i < candidates.allow.length; i++) {
-    const rule = candidates.allow[i]!;
-    const v = judge(j, rule);
-    if (v === MATCH) allow = rule;
-    else if (v === ERROR) failed = { rule, path: j.path, message: j.message };
-  }
-
-  if (deny) {
+  const answers = answersFor(agent, input.kind, input.name);
+  const { steps, askFrom, allowFrom } = answers;
+  const j: Judge = { input, agent, trustedReadOnly, answers, refs: undefined, at: 0, path: '', message: '' };
+  // Effects are judged strictest first, each by index, so a call evaluates only the conditions
+  // that can still change the outcome.
+  let failed: { step: Step; path: string; message: string } | undefined;
+  let i = 0;
+  for (; i < askFrom; i++) {
+    const v = judge(j, i);
     // deny: the first deny rule that matches, or cannot be judged (fail closed), beats everything.
-    return ruleDecision(deny.rule, deny.undecided);
-  } else if (failed) {
-    // error: a condition threw; fail closed.
-    return { effect: 'deny', rule: failed.rule.ref, reasons: [`could not evaluate ${failed.path}; denied to fail closed`, failed.message] };
-  } else if (ask) {
-    // ask: a matching ask rule beats any allow rule.
-    return checkLimits(agent, input, ctx, ruleDecision(ask));
-  } else if (allow && askUndecided) {
-    // ask, undecided: an ask rule that could not be judged tightens the allow rather than let it through.
-    return checkLimits(agent, input, ctx, ruleDecision(askUndecided.rule, askUndecided.path));
-  } else if (allow) {
-    // allow: only when nothing stricter matched.
-    return checkLimits(agent, input, ctx, ruleDecision(allow));
-  } else {
-    // default deny: nothing allows it (an undecided ask rule never grants).
-    return defaultDeny(input, [...candidates.ask, ...candidates.allow]);
+    if (v === MATCH) return (steps[i]!.decision ??= ruleDecision(steps[i]!.rule, undefined));
+    if (v === UNDECIDED) return undecidedDecision(steps[i]!.rule, j.path, undefined);
+    if (v === ERROR) failed ??= { step: steps[i]!, path: j.path, message: j.message };
   }
+  let askUndecided: { step: Step; path: string } | undefined;
+  for (; !failed && i < allowFrom; i++) {
+    const v = judge(j, i);
+    // ask: a matching ask rule beats any allow rule.
+    if (v === MATCH) return checkLimits(answers, ctx, (steps[i]!.decision ??= ruleDecision(steps[i]!.rule, answers.limitKeys)));
+    if (v === UNDECIDED) askUndecided ??= { step: steps[i]!, path: j.path };
+    else if (v === ERROR) failed = { step: steps[i]!, path: j.path, message: j.message };
+  }
+  for (; !failed && i < steps.length; i++) {
+    const v = judge(j, i);
+    if (v === MATCH) {
+      // ask, undecided: an ask rule that could not be judged tightens the allow rather than let it through.
+      if (askUndecided) return checkLimits(answers, ctx, undecidedDecision(askUndecided.step.rule, askUndecided.path, answers.limitKeys));
+      // allow: only when nothing stricter matched.
+      return checkLimits(answers, ctx, (steps[i]!.decision ??= ruleDecision(steps[i]!.rule, answers.limitKeys)));
+    }
+    if (v === ERROR) failed = { step: steps[i]!, path: j.path, message: j.message };
+  }
+  if (failed) {
+    // error: a condition threw; fail closed.
+    return { effect: 'deny', rule: failed.step.rule.ref, reasons: [`could not evaluate ${failed.path}; denied to fail closed`, failed.message] };
+  }
+  // default deny: nothing allows it (an undecided ask rule never grants).
+  return (answers.defaultDeny ??= defaultDeny(input, answers.near));
 }
 
 /**

@@ -1,10 +1,11 @@
 /**
  * The fast paths of canonicalPath / canonicalUrl (inputs that are canonical as written) must
- * agree exactly with the general algorithm, on generated inputs near the fast paths' edges.
+ * agree exactly with the general algorithm, on generated inputs near the fast paths' edges; so
+ * must the compiled host-pattern matchers with the general host matcher.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalPath, canonicalPathUncached, canonicalUrl, canonicalUrlUncached } from '../../src/policy/canonical.js';
+import { canonicalPath, canonicalPathUncached, canonicalUrl, canonicalUrlUncached, hostPatternMatcher, matchHostPattern } from '../../src/policy/canonical.js';
 
 const SEGMENT_CHARS = ['a', 'Z', '0', '9', '_', '-', '.', '%', '2', 'e', 'f', '\\', ' ', '~', 'é', '\u200b'];
 const segment = fc.array(fc.constantFrom(...SEGMENT_CHARS), { minLength: 0, maxLength: 6 }).map((cs) => cs.join(''));
@@ -36,5 +37,20 @@ describe('canonicalisation fast paths', () => {
     ['https://example.com/a/../b', { scheme: 'https', host: 'example.com', port: 443, path: '/b' }],
   ])('canonicalises %s like the URL parser', (u, expected) => {
     expect(canonicalUrl(u)).toEqual(expected);
+  });
+
+  it('remember the last URL per scheme list, never across lists', () => {
+    expect(canonicalUrl('ftp://files.example/x', ['ftp'])).toEqual({ scheme: 'ftp', host: 'files.example', port: 21, path: '/x' });
+    expect(canonicalUrl('ftp://files.example/x')).toBeUndefined();
+    expect(canonicalUrl('ftp://files.example/x', ['ftp'])?.host).toBe('files.example');
+  });
+
+  it('compiled host patterns agree with the general host matcher', () => {
+    const patternLabel = fc.constantFrom('*', 'a', 'b', 'ab', 'a*', '*b', 'example', 'com');
+    const hostLabel = fc.constantFrom('a', 'b', 'ab', 'aab', 'example', 'com', 'x');
+    fc.assert(fc.property(fc.array(patternLabel, { minLength: 1, maxLength: 4 }), fc.array(hostLabel, { minLength: 1, maxLength: 5 }), (pattern, labels) => {
+      const host = labels.join('.');
+      expect(hostPatternMatcher(pattern)(host)).toBe(matchHostPattern(pattern, host));
+    }), { numRuns: 20_000 });
   });
 });

@@ -384,7 +384,30 @@ describe('indexing', () => {
       expect(evaluate(policy, call(`x__t${i}`), { now: NOW }).effect).toBe('allow');
       expect(evaluate(policy, call(`x__bad${i}`), { now: NOW }).effect).toBe('deny');
     }
-    expect(policy.agents.get('default')!.tools.memo.size).toBeLessThanOrEqual(1_024);
+    const tools = policy.agents.get('default')!.tools;
+    expect(tools.answers.size).toBeLessThanOrEqual(1_024);
+    expect(tools.memo.size).toBeLessThanOrEqual(1_024);
+  });
+
+  it('reuses what is fixed per name, never what depends on the arguments, and shares only frozen decisions', () => {
+    const policy = compilePolicy(
+      configOf({ default: { rules: [{ allow: 'docs__read', where: { path: { under: '/a' } } }, { ask: 'docs__read', where: { path: { under: '/b' } } }], limits: [{ match: 'docs__*', max: 2, per: '1m' }] } }),
+      { version: 't' },
+    );
+    const usage = createUsageCounter();
+    const at = (path: string, now = NOW) => evaluate(policy, call('docs__read', { args: { path } }), { now, usage });
+    const allowed = at('/a/x');
+    expect(allowed).toMatchObject({ effect: 'allow', rule: { index: 0 }, limitKeys: [expect.any(String)] });
+    expect(Object.isFrozen(allowed) && Object.isFrozen(allowed.reasons)).toBe(true);
+    expect(at('/b/x')).toMatchObject({ effect: 'ask', rule: { index: 1 } });
+    expect(at('/c/x').reasons).toEqual([
+      'no rule allows docs__read for agent default: agents.default.rules[1] asks for it only where path under /b; agents.default.rules[0] allows it only where path under /a',
+    ]);
+    expect(at('/a/y')).toBe(allowed);
+    usage.record(allowed.limitKeys!, NOW);
+    usage.record(allowed.limitKeys!, NOW);
+    expect(at('/a/x')).toMatchObject({ effect: 'deny', limit: { index: 0 } });
+    expect(at('/a/x', NOW + 61_000)).toBe(allowed);
   });
 
   it('decides the same with literal, prefixed and leading-wildcard patterns mixed over many rules', () => {
