@@ -6,7 +6,8 @@
  *       same client → mcp-proxy fronting the same upstream.
  * Each cell (payload × concurrency) of each target is measured on fresh processes, `runs` times,
  * the two targets of a pair back to back (alternating which goes first); medians across runs.
- * Policy, audit (arguments: full) and info logging stay on in the gateway.
+ * Policy, audit (arguments: full) and info logging stay on in the gateway. Every upstream leg
+ * speaks the 2025-era protocol, as the baselines' clients do.
  * Also: gateway RSS idle and with 100 open HTTP sessions (and mcp-proxy's, for reference).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -77,7 +78,9 @@ function writeGatewayConfig(root: string): { dir: string; file: string } {
       logLevel: 'info',
     },
     servers: {
-      bench: { command: process.execPath, args: upstreamArgs(root), cwd: root },
+      // The era the baselines speak to the upstream (the SDK client by default, mcp-proxy's v1
+      // client): the same protocol on every upstream leg.
+      bench: { command: process.execPath, args: upstreamArgs(root), cwd: root, protocol: 'legacy' },
     },
     agents: {
       default: {

@@ -453,6 +453,8 @@ export class Pipeline {
       if (sent) entry.lastProgress = { sent, at: this.now() };
     });
     try {
+      // A 2025-era stdio upstream is called straight over its transport: the hot path.
+      if (upstream.acceptsDirect) return (await upstream.requestDirect('tools/call', params, { signal, timeoutMs: this.opts.callTimeoutMs })) as unknown as CallToolResult;
       return (await client.request({ method: 'tools/call', params } as never, RELAYED, { signal, timeout: this.opts.callTimeoutMs, allowInputRequired: true })) as CallToolResult | InputRequiredResult;
     } finally {
       stopProgress();

@@ -1,9 +1,13 @@
 /**
  * The stdio front: one client on stdin/stdout, for assistants that launch their servers. The
  * SDK's serveStdio decides the era from the opening exchange; the connection is one session.
+ * For a 2025-era client, `tools/call` is served straight off the wire (see direct-calls.ts).
  */
-import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
+import type { Server } from '@modelcontextprotocol/server';
 import type { Logger } from '../../log.js';
+import type { Era } from '../session.js';
+import { DirectCallsTransport } from './direct-calls.js';
 import type { FrontHub } from './hub.js';
 import { createFrontServer, type FrontDeps } from './server.js';
 
@@ -13,15 +17,16 @@ export interface StdioFront {
 
 export function startStdioFront(deps: FrontDeps & { hub: FrontHub; log: Logger; agent: string }): StdioFront {
   const { hub } = deps;
+  const wire = new DirectCallsTransport(new StdioServerTransport(process.stdin, process.stdout), deps.pipeline, deps.registry, process.stdout);
+  const sessionOf = (era: Era, server: Server) => hub.sessions.open('stdio', () => hub.newSession({ agent: deps.agent, claims: undefined, transport: 'stdio', era, server }));
   const handle = serveStdio(
     ({ era }) => {
-      const server = createFrontServer(deps, (_ctx, srv) =>
-        hub.sessions.open('stdio', () => hub.newSession({ agent: deps.agent, claims: undefined, transport: 'stdio', era, server: srv })),
-      );
+      const server = createFrontServer(deps, (_ctx, srv) => sessionOf(era, srv));
       hub.track(server);
+      wire.connection = era === 'legacy' ? { server, session: () => sessionOf(era, server) } : undefined;
       return server;
     },
-    { onerror: (error) => deps.log.debug({ err: error.message }, 'stdio front error') },
+    { transport: wire, onerror: (error) => deps.log.debug({ err: error.message }, 'stdio front error') },
   );
   return {
     close: () => handle.close(),

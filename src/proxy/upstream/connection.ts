@@ -4,9 +4,10 @@
  * stderr for error messages. It knows nothing of policy or clients: requests the upstream makes
  * of the client (sampling, elicitation, roots) and its notifications go to the hooks.
  */
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import {
   Client,
+  ProtocolError,
   SSEClientTransport,
   StreamableHTTPClientTransport,
   type ClientCapabilities,
@@ -23,6 +24,7 @@ import { isStdioServer, type ServerConfig } from '../../config/index.js';
 import { GatewayError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { compileGlob } from '../../policy/index.js';
+import { batchWrites } from '../write-batch.js';
 import { killTree } from './process-tree.js';
 
 export type UpstreamState = 'starting' | 'up' | 'down' | 'closed';
@@ -79,6 +81,9 @@ export class Upstream {
   private listening: McpSubscription | undefined;
   /** Progress listeners by the progress token the gateway put on its request. */
   private readonly progressRoutes = new Map<string, (progress: ProgressParams) => void>();
+  /** Requests sent straight over the transport (see `requestDirect`), by their id. */
+  private readonly directRequests = new Map<string, DirectRequest>();
+  private directSeq = 0;
   /** Resource URIs clients subscribed to, with how many subscribers each. */
   private readonly watched = new Map<string, number>();
   private readonly log: Logger;
@@ -205,13 +210,20 @@ export class Upstream {
   /**
    * Progress for the gateway's own tokens is taken off the wire as it arrives: the SDK handles a
    * response at once but a notification a turn later, so a final progress sent just before the
-   * result would otherwise be dropped.
+   * result would otherwise be dropped. Answers to direct requests are taken off here as well.
    */
   private routeProgressInWireOrder(transport: Transport): void {
     const sdk = transport.onmessage;
     if (!sdk) return;
     transport.onmessage = (message, extra) => {
-      const m = message as { method?: string; params?: { progressToken?: unknown } & ProgressParams };
+      const m = message as { id?: unknown; method?: string; result?: unknown; error?: unknown; params?: { progressToken?: unknown } & ProgressParams };
+      if (typeof m.id === 'string' && m.method === undefined) {
+        const pending = this.directRequests.get(m.id);
+        if (pending) {
+          this.settleDirect(m.id, pending, m);
+          return;
+        }
+      }
       if (m.method === 'notifications/progress' && typeof m.params?.progressToken === 'string') {
         const route = this.progressRoutes.get(m.params.progressToken);
         if (route) {
@@ -222,6 +234,85 @@ export class Upstream {
       }
       sdk.call(transport, message, extra);
     };
+  }
+
+  /**
+   * Whether `requestDirect` may be used: a 2025-era stdio upstream, where a request is one line
+   * out and its answer one line back. (A 2026-07-28 upstream needs the SDK's per-request
+   * envelope, and HTTP transports their own request bookkeeping.)
+   */
+  get acceptsDirect(): boolean {
+    return this.state === 'up' && this.transport instanceof StdioClientTransport && this.client?.getProtocolEra() === 'legacy';
+  }
+
+  /**
+   * Sends a request straight over the transport, without the SDK client's per-request machinery
+   * (abort wiring, timers, schema hooks): the forwarding hot path. Its id (`pcd-N`, a string)
+   * never collides with the SDK's numeric ids. Settles like `Client.request`: the result as
+   * sent (any object), a ProtocolError for a JSON-RPC error, or an Error saying it timed out,
+   * was cancelled (the upstream is told), or the connection closed.
+   */
+  requestDirect(method: string, params: Record<string, unknown>, opts: { signal: AbortSignal; timeoutMs: number }): Promise<Record<string, unknown>> {
+    const transport = this.transport;
+    if (!this.acceptsDirect || !transport) return Promise.reject(this.unavailable());
+    if (opts.signal.aborted) return Promise.reject(new Error('request cancelled'));
+    const id = `pcd-${++this.directSeq}`;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        if (!this.directRequests.delete(id)) return;
+        clearTimeout(timer);
+        void transport.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'cancelled by the client' } }).catch(() => undefined);
+        reject(new Error('request cancelled'));
+      };
+      const timer = setTimeout(() => {
+        if (!this.directRequests.delete(id)) return;
+        opts.signal.removeEventListener('abort', onAbort);
+        void transport.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'timed out' } }).catch(() => undefined);
+        reject(new Error('request timed out'));
+      }, opts.timeoutMs);
+      timer.unref();
+      opts.signal.addEventListener('abort', onAbort, { once: true });
+      this.directRequests.set(id, {
+        resolve,
+        reject,
+        done: () => {
+          clearTimeout(timer);
+          opts.signal.removeEventListener('abort', onAbort);
+        },
+      });
+      batchWrites(stdinOf(transport));
+      transport.send({ jsonrpc: '2.0', id, method, params }).catch((error: unknown) => {
+        const pending = this.directRequests.get(id);
+        if (!pending) return;
+        this.directRequests.delete(id);
+        pending.done();
+        reject(error instanceof Error ? error : new Error(String(error)));
+      });
+    });
+  }
+
+  private settleDirect(id: string, pending: DirectRequest, message: { result?: unknown; error?: unknown }): void {
+    this.directRequests.delete(id);
+    pending.done();
+    const error = message.error as { code?: unknown; message?: unknown; data?: unknown } | undefined;
+    if (error !== undefined) {
+      const code = typeof error?.code === 'number' ? error.code : -32603;
+      pending.reject(new ProtocolError(code, typeof error?.message === 'string' ? error.message : 'upstream error', error?.data));
+    } else if (typeof message.result === 'object' && message.result !== null && !Array.isArray(message.result)) {
+      pending.resolve(message.result as Record<string, unknown>);
+    } else {
+      pending.reject(new ProtocolError(-32603, 'upstream sent an invalid result'));
+    }
+  }
+
+  /** Fails every direct request in flight: the connection they were sent on is gone. */
+  private failDirect(reason: string): void {
+    const pending = [...this.directRequests.values()];
+    this.directRequests.clear();
+    for (const request of pending) {
+      request.done();
+      request.reject(new Error(reason));
+    }
   }
 
   /** Sends progress notifications carrying `token` to `listener` until the returned function is called. */
@@ -322,6 +413,7 @@ export class Upstream {
     const pid = old instanceof StdioClientTransport ? old.pid : null;
     this.client = undefined;
     this.transport = undefined;
+    this.failDirect(reason);
     void old?.close().catch(() => undefined);
     if (pid) void killTree(pid, 1_000);
     if (wasUp) this.hooks.onCatalogChanged(this);
@@ -362,6 +454,7 @@ export class Upstream {
     const pid = transport instanceof StdioClientTransport ? transport.pid : null;
     this.client = undefined;
     this.transport = undefined;
+    this.failDirect('connection closed');
     try {
       // Reap the tree first: once the child is gone its descendants are re-parented and lost.
       if (pid) await killTree(pid);
@@ -369,6 +462,19 @@ export class Upstream {
       await transport?.close().catch(() => undefined);
     }
   }
+}
+
+/** The child's stdin under a stdio transport (an SDK internal: without it, writes are not batched). */
+function stdinOf(transport: Transport): Writable | undefined {
+  const stdin = (transport as unknown as { _process?: { stdin?: unknown } })._process?.stdin;
+  return stdin instanceof Writable ? stdin : undefined;
+}
+
+interface DirectRequest {
+  resolve(result: Record<string, unknown>): void;
+  reject(error: Error): void;
+  /** Stops its timer and abort listener. */
+  done(): void;
 }
 
 export function errorText(error: unknown): string {

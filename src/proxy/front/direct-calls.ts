@@ -1,0 +1,147 @@
+/**
+ * `tools/call` served straight off the wire for a 2025-era stdio client: the forwarding hot path.
+ * The request goes to the same `pipeline.callTool` as through the SDK server (policy, taint,
+ * approvals, audit are all there); only the SDK's per-request machinery is skipped. Only calls
+ * that are 2025-era end to end are served here (the upstream too, see `Upstream.acceptsDirect`):
+ * anything else (a client that has not initialised, params of another shape, a 2026-07-28
+ * client or upstream, whose input_required rounds the SDK server relays) is left to the SDK
+ * server, which answers it as before.
+ */
+import { isCallToolResult, type JSONRPCMessage, type Server, type Transport, type TransportSendOptions } from '@modelcontextprotocol/server';
+import { asGatewayError, GatewayError, toJsonRpcError } from '../../errors.js';
+import type { Caller, Pipeline } from '../pipeline.js';
+import type { Session } from '../session.js';
+import type { UpstreamRegistry } from '../upstream/registry.js';
+import { batchWrites } from '../write-batch.js';
+import type { Writable } from 'node:stream';
+
+/** Longest tool name served directly; longer ones get the SDK's (and the pipeline's) answer. */
+const MAX_NAME_LENGTH = 1_024;
+/** The keys a plain 2025-era tools/call carries. */
+const PARAM_KEYS = new Set(['name', 'arguments', '_meta']);
+
+type Params = { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> };
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function plainCallParams(params: unknown): Params | undefined {
+  if (!isPlainObject(params)) return undefined;
+  for (const key in params) if (!PARAM_KEYS.has(key)) return undefined;
+  const { name, arguments: args, _meta: meta } = params;
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH) return undefined;
+  if (args !== undefined && !isPlainObject(args)) return undefined;
+  if (meta !== undefined && !isPlainObject(meta)) return undefined;
+  return params as Params;
+}
+
+/** What the direct path needs of the connection: set once the SDK server has been made for it. */
+export interface DirectConnection {
+  /** The connection's SDK server (for requests to the client and its capabilities). */
+  readonly server: Server;
+  /** The connection's session, opened on first use. */
+  session(): Session;
+}
+
+/**
+ * Wraps the wire transport: inbound `tools/call` requests (and cancellations of them) that the
+ * direct path can serve are taken off before the SDK sees them; everything else passes through.
+ */
+export class DirectCallsTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: Transport['onmessage'];
+  /** Set by the front once the connection is a 2025-era one; until then nothing is served directly. */
+  connection: DirectConnection | undefined;
+  private readonly inFlight = new Map<string | number, AbortController>();
+
+  constructor(
+    private readonly wire: Transport,
+    private readonly pipeline: Pipeline,
+    private readonly registry: UpstreamRegistry,
+    /** The stream under `wire`, whose writes are batched per turn of the event loop. */
+    private readonly output?: Writable,
+  ) {
+    wire.onmessage = (message, extra) => {
+      if (!this.take(message)) this.onmessage?.(message, extra);
+    };
+    wire.onclose = () => {
+      for (const controller of this.inFlight.values()) controller.abort(new Error('the client went away'));
+      this.inFlight.clear();
+      this.onclose?.();
+    };
+    wire.onerror = (error) => this.onerror?.(error);
+  }
+
+  start(): Promise<void> {
+    return this.wire.start();
+  }
+
+  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    batchWrites(this.output);
+    return this.wire.send(message, options);
+  }
+
+  close(): Promise<void> {
+    return this.wire.close();
+  }
+
+  /** Serves the message if it is ours to serve; false leaves it to the SDK. */
+  private take(message: JSONRPCMessage): boolean {
+    const m = message as { id?: string | number; method?: string; params?: unknown };
+    if (m.method === 'notifications/cancelled') {
+      const requestId = isPlainObject(m.params) ? m.params.requestId : undefined;
+      const controller = typeof requestId === 'string' || typeof requestId === 'number' ? this.inFlight.get(requestId) : undefined;
+      if (!controller) return false;
+      controller.abort(new Error('cancelled by the client'));
+      return true;
+    }
+    if (m.method !== 'tools/call' || (typeof m.id !== 'string' && typeof m.id !== 'number') || this.inFlight.has(m.id)) return false;
+    const connection = this.connection;
+    // Until the client has initialised, the SDK server answers (and refuses) what it sends.
+    if (!connection?.server.getClientCapabilities()) return false;
+    const params = plainCallParams(m.params);
+    if (!params || !this.registry.findTool(params.name)?.upstream.acceptsDirect) return false;
+    void this.serve(connection, m.id, params);
+    return true;
+  }
+
+  private async serve(connection: DirectConnection, id: string | number, params: Params): Promise<void> {
+    const controller = new AbortController();
+    this.inFlight.set(id, controller);
+    const session = connection.session();
+    session.clientCapabilities ??= connection.server.getClientCapabilities();
+    const caller = this.callerOf(connection, session, controller.signal, params._meta?.progressToken);
+    let response: JSONRPCMessage;
+    try {
+      const result = await this.pipeline.callTool(caller, params.name, params.arguments, params._meta);
+      // The SDK server validates what it sends; so does this path.
+      if (!isCallToolResult(result)) throw new GatewayError('INTERNAL', `the result of ${params.name} is not a valid tools/call result`);
+      response = { jsonrpc: '2.0', id, result: result as Record<string, unknown> } as JSONRPCMessage;
+    } catch (error) {
+      const { code, message, data } = toJsonRpcError(asGatewayError(error));
+      response = { jsonrpc: '2.0', id, error: { code, message, ...(data === undefined ? {} : { data }) } };
+    } finally {
+      this.inFlight.delete(id);
+    }
+    // A cancelled request is not answered (MCP cancellation).
+    if (controller.signal.aborted) return;
+    await this.send(response).catch((error: unknown) => this.onerror?.(error instanceof Error ? error : new Error(String(error))));
+  }
+
+  private callerOf(connection: DirectConnection, session: Session, signal: AbortSignal, progressToken: unknown): Caller {
+    const notify = (method: string, params: Record<string, unknown>) => this.send({ jsonrpc: '2.0', method, params } as JSONRPCMessage);
+    const caller: Caller = {
+      session,
+      signal,
+      notify: (method, params) => void notify(method, params).catch(() => undefined),
+      ask: (method, params, askSignal) =>
+        connection.server.request({ method, params } as never, { signal: askSignal, timeout: 10 * 60_000 }) as Promise<Record<string, unknown>>,
+    };
+    if (typeof progressToken === 'string' || typeof progressToken === 'number') {
+      caller.progress = (p) => notify('notifications/progress', { progressToken, ...p }).catch(() => undefined);
+    }
+    return caller;
+  }
+}
