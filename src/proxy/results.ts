@@ -74,8 +74,31 @@ export function isProtocolError(error: unknown): error is ProtocolError {
   return typeof error === 'object' && error !== null && (error as { name?: string }).name === 'ProtocolError' && typeof (error as { code?: unknown }).code === 'number';
 }
 
+/**
+ * An upper bound of the UTF-8 size of `value` as JSON, found without serialising it: every
+ * character of a string counted at its worst (a 6-byte `\uXXXX` escape). Stops, giving
+ * Infinity, once past `limit` or too deep; a caller then measures exactly.
+ */
+export function jsonSizeBound(value: unknown, limit: number, depth = 0): number {
+  if (typeof value === 'string') return 6 * value.length + 2;
+  if (typeof value !== 'object' || value === null) return 24;
+  if (depth > 32) return Infinity;
+  let size = 2;
+  if (Array.isArray(value)) {
+    for (const item of value) if ((size += jsonSizeBound(item, limit, depth + 1) + 1) > limit) return Infinity;
+    return size;
+  }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if ((size += 6 * key.length + 4 + jsonSizeBound((value as Record<string, unknown>)[key], limit, depth + 1)) > limit) return Infinity;
+  }
+  return size;
+}
+
 /** Cuts a result whose JSON is larger than the cap, with a notice saying so. */
 export function capResultSize(result: CallToolResult, maxBytes: number): CallToolResult {
+  // Most results are far below the cap: bound them cheaply rather than serialise them twice.
+  if (jsonSizeBound(result, maxBytes) <= maxBytes) return result;
   const size = Buffer.byteLength(JSON.stringify(result));
   if (size <= maxBytes) return result;
   const notice = `[portcullis: the result was ${size} bytes, over the ${maxBytes}-byte limit; it was cut]`;

@@ -1,5 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { capResultSize, explainRefusal, relayInputRequired } from '../../src/proxy/results.js';
+import fc from 'fast-check';
+import { capResultSize, explainRefusal, jsonSizeBound, relayInputRequired } from '../../src/proxy/results.js';
+
+describe('jsonSizeBound', () => {
+  it('never undercounts the UTF-8 size of the JSON, whatever the characters', () => {
+    const text = fc.string({ unit: fc.oneof(fc.constantFrom('"', '\\', '\n', '\u0000', '\u2028', '\ud800', 'é', '😀', 'a')), maxLength: 30 });
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small' }, text, fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(text, tie('node'), { maxKeys: 4 })),
+    })).node;
+    fc.assert(fc.property(value, (v) => {
+      expect(jsonSizeBound(v, Infinity)).toBeGreaterThanOrEqual(Buffer.byteLength(JSON.stringify(v)));
+    }), { numRuns: 5_000 });
+  });
+
+  it('gives up past the limit', () => {
+    expect(jsonSizeBound({ content: [{ type: 'text', text: 'x'.repeat(1_000) }] }, 100)).toBe(Infinity);
+  });
+});
 
 describe('capResultSize', () => {
   it('returns a result under the cap unchanged', () => {
