@@ -12,8 +12,6 @@ import { asGatewayError, GatewayError, toJsonRpcError } from '../../errors.js';
 import type { Caller, Pipeline } from '../pipeline.js';
 import type { Session } from '../session.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
-import { batchWrites } from '../write-batch.js';
-import type { Writable } from 'node:stream';
 
 /** Longest tool name served directly; longer ones get the SDK's (and the pipeline's) answer. */
 const MAX_NAME_LENGTH = 1_024;
@@ -60,8 +58,6 @@ export class DirectCallsTransport implements Transport {
     private readonly wire: Transport,
     private readonly pipeline: Pipeline,
     private readonly registry: UpstreamRegistry,
-    /** The stream under `wire`, whose writes are batched per turn of the event loop. */
-    private readonly output?: Writable,
   ) {
     wire.onmessage = (message, extra) => {
       if (!this.take(message)) this.onmessage?.(message, extra);
@@ -79,7 +75,6 @@ export class DirectCallsTransport implements Transport {
   }
 
   send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    batchWrites(this.output);
     return this.wire.send(message, options);
   }
 

@@ -17,7 +17,7 @@ export interface StdioFront {
 
 export function startStdioFront(deps: FrontDeps & { hub: FrontHub; log: Logger; agent: string }): StdioFront {
   const { hub } = deps;
-  const wire = new DirectCallsTransport(new StdioServerTransport(process.stdin, process.stdout), deps.pipeline, deps.registry, process.stdout);
+  const wire = new DirectCallsTransport(new StdioServerTransport(), deps.pipeline, deps.registry);
   const sessionOf = (era: Era, server: Server) => hub.sessions.open('stdio', () => hub.newSession({ agent: deps.agent, claims: undefined, transport: 'stdio', era, server }));
   const handle = serveStdio(
     ({ era }) => {

@@ -4,7 +4,7 @@
  * stderr for error messages. It knows nothing of policy or clients: requests the upstream makes
  * of the client (sampling, elicitation, roots) and its notifications go to the hooks.
  */
-import { Writable, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import {
   Client,
   ProtocolError,
@@ -24,7 +24,6 @@ import { isStdioServer, type ServerConfig } from '../../config/index.js';
 import { GatewayError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { compileGlob } from '../../policy/index.js';
-import { batchWrites } from '../write-batch.js';
 import { killTree } from './process-tree.js';
 
 export type UpstreamState = 'starting' | 'up' | 'down' | 'closed';
@@ -280,7 +279,6 @@ export class Upstream {
           opts.signal.removeEventListener('abort', onAbort);
         },
       });
-      batchWrites(stdinOf(transport));
       transport.send({ jsonrpc: '2.0', id, method, params }).catch((error: unknown) => {
         const pending = this.directRequests.get(id);
         if (!pending) return;
@@ -462,12 +460,6 @@ export class Upstream {
       await transport?.close().catch(() => undefined);
     }
   }
-}
-
-/** The child's stdin under a stdio transport (an SDK internal: without it, writes are not batched). */
-function stdinOf(transport: Transport): Writable | undefined {
-  const stdin = (transport as unknown as { _process?: { stdin?: unknown } })._process?.stdin;
-  return stdin instanceof Writable ? stdin : undefined;
 }
 
 interface DirectRequest {
