@@ -81,7 +81,7 @@ interface Judge {
   readonly trustedReadOnly: boolean;
   readonly answers: Answers;
   refs: RefContext | undefined;
-  /** Where the next step starts in `answers.ops`. */
+  /** Where the next rule's conditions start in `answers.ops`. */
   at: number;
   /** Path of the condition behind the last Undecided or Error verdict. */
   path: string;
@@ -89,7 +89,7 @@ interface Judge {
   message: string;
 }
 
-/** Judges step `index`, whose conditions start at `j.at` in `answers.ops`, and moves `j.at` past them. */
+/** Judges rule `index` of the answers, whose conditions start at `j.at` in `ops`, and moves `j.at` past them. */
 function judge(j: Judge, index: number): Verdict {
   const ops = j.answers.ops;
   const at = j.at;
@@ -108,14 +108,14 @@ function judge(j: Judge, index: number): Verdict {
       // A missing argument never satisfies a condition (the checks judge present values only).
       verdict = value === undefined ? false : (ops[at + 2 + 2 * k] as ConditionVerdictFn)(value, j.refs);
     } catch (err) {
-      j.path = j.answers.steps[index]!.rule.where[k]!.path;
+      j.path = j.answers.rules[index]!.where[k]!.path;
       j.message = err instanceof Error ? err.message : String(err);
       return ERROR;
     }
     if (verdict === false) return NO_MATCH;
     if (verdict === undefined && result === MATCH) {
       result = UNDECIDED;
-      j.path = j.answers.steps[index]!.rule.where[k]!.path;
+      j.path = j.answers.rules[index]!.where[k]!.path;
     }
   }
   return result;
@@ -148,15 +148,9 @@ function defaultDeny(input: PolicyInput, near: readonly CompiledRule[] = []): De
   return Object.freeze({ effect: 'deny', reasons: Object.freeze([`no rule allows ${input.name} for agent ${input.agent}${why}`]) as string[] });
 }
 
-/** One candidate rule: its decision when it matches outright, built on first use. */
-interface Step {
-  readonly rule: CompiledRule;
-  decision: Decision | undefined;
-}
-
 /**
- * One array for the conditions of every step, in judging order, so that a call reads adjacent
- * memory rather than an object per rule: per step a header, the number of its conditions (or
+ * One array for the conditions of every rule, in judging order, so that a call reads adjacent
+ * memory rather than an object per rule: per rule a header, the number of its conditions (or
  * -1 minus that number for a `readOnly` rule), then the key and the check of each condition.
  */
 type Op = number | string | ConditionVerdictFn;
@@ -168,10 +162,12 @@ type Op = number | string | ConditionVerdictFn;
  * nothing for its decision.
  */
 export interface Answers {
-  /** Deny rules, then ask rules, then allow rules, each by index. */
-  readonly steps: readonly Step[];
+  /** Deny rules, then ask rules, then allow rules, each by index: the steps of judging. */
+  readonly rules: readonly CompiledRule[];
+  /** Each rule's decision when it matches outright, built on first use. */
+  readonly decisions: Array<Decision | undefined>;
   readonly ops: readonly Op[];
-  /** Where the ask and the allow rules start in `steps`. */
+  /** Where the ask and the allow rules start in `rules`. */
   readonly askFrom: number;
   readonly allowFrom: number;
   /** Rate limits whose pattern matches the name; resources and prompts are not counted. */
@@ -197,7 +193,8 @@ function answersFor(agent: CompiledAgent, kind: Kind, name: string): Answers {
   }
   const limits = kind === 'tool' ? agent.limits.filter((l) => l.match(name)) : [];
   return remember(set, set.answers, name, {
-    steps: rules.map((rule) => ({ rule, decision: undefined })),
+    rules,
+    decisions: new Array<Decision | undefined>(rules.length).fill(undefined),
     ops,
     askFrom: deny.length,
     allowFrom: deny.length + ask.length,
@@ -241,40 +238,40 @@ export function evaluate(policy: CompiledPolicy, input: PolicyInput, ctx: Evalua
   if (!agent) return defaultDeny(input);
 
   const answers = answersFor(agent, input.kind, input.name);
-  const { steps, askFrom, allowFrom } = answers;
+  const { rules, decisions, askFrom, allowFrom } = answers;
   const j: Judge = { input, agent, trustedReadOnly, answers, refs: undefined, at: 0, path: '', message: '' };
   // Effects are judged strictest first, each by index, so a call evaluates only the conditions
   // that can still change the outcome.
-  let failed: { step: Step; path: string; message: string } | undefined;
+  let failed: { rule: CompiledRule; path: string; message: string } | undefined;
   let i = 0;
   for (; i < askFrom; i++) {
     const v = judge(j, i);
     // deny: the first deny rule that matches, or cannot be judged (fail closed), beats everything.
-    if (v === MATCH) return (steps[i]!.decision ??= ruleDecision(steps[i]!.rule, undefined));
-    if (v === UNDECIDED) return undecidedDecision(steps[i]!.rule, j.path, undefined);
-    if (v === ERROR) failed ??= { step: steps[i]!, path: j.path, message: j.message };
+    if (v === MATCH) return (decisions[i] ??= ruleDecision(rules[i]!, undefined));
+    if (v === UNDECIDED) return undecidedDecision(rules[i]!, j.path, undefined);
+    if (v === ERROR) failed ??= { rule: rules[i]!, path: j.path, message: j.message };
   }
-  let askUndecided: { step: Step; path: string } | undefined;
+  let askUndecided: { rule: CompiledRule; path: string } | undefined;
   for (; !failed && i < allowFrom; i++) {
     const v = judge(j, i);
     // ask: a matching ask rule beats any allow rule.
-    if (v === MATCH) return checkLimits(answers, ctx, (steps[i]!.decision ??= ruleDecision(steps[i]!.rule, answers.limitKeys)));
-    if (v === UNDECIDED) askUndecided ??= { step: steps[i]!, path: j.path };
-    else if (v === ERROR) failed = { step: steps[i]!, path: j.path, message: j.message };
+    if (v === MATCH) return checkLimits(answers, ctx, (decisions[i] ??= ruleDecision(rules[i]!, answers.limitKeys)));
+    if (v === UNDECIDED) askUndecided ??= { rule: rules[i]!, path: j.path };
+    else if (v === ERROR) failed = { rule: rules[i]!, path: j.path, message: j.message };
   }
-  for (; !failed && i < steps.length; i++) {
+  for (; !failed && i < rules.length; i++) {
     const v = judge(j, i);
     if (v === MATCH) {
       // ask, undecided: an ask rule that could not be judged tightens the allow rather than let it through.
-      if (askUndecided) return checkLimits(answers, ctx, undecidedDecision(askUndecided.step.rule, askUndecided.path, answers.limitKeys));
+      if (askUndecided) return checkLimits(answers, ctx, undecidedDecision(askUndecided.rule, askUndecided.path, answers.limitKeys));
       // allow: only when nothing stricter matched.
-      return checkLimits(answers, ctx, (steps[i]!.decision ??= ruleDecision(steps[i]!.rule, answers.limitKeys)));
+      return checkLimits(answers, ctx, (decisions[i] ??= ruleDecision(rules[i]!, answers.limitKeys)));
     }
-    if (v === ERROR) failed = { step: steps[i]!, path: j.path, message: j.message };
+    if (v === ERROR) failed = { rule: rules[i]!, path: j.path, message: j.message };
   }
   if (failed) {
     // error: a condition threw; fail closed.
-    return { effect: 'deny', rule: failed.step.rule.ref, reasons: [`could not evaluate ${failed.path}; denied to fail closed`, failed.message] };
+    return { effect: 'deny', rule: failed.rule.ref, reasons: [`could not evaluate ${failed.path}; denied to fail closed`, failed.message] };
   }
   // default deny: nothing allows it (an undecided ask rule never grants).
   return (answers.defaultDeny ??= defaultDeny(input, answers.near));
