@@ -3,7 +3,7 @@
  * The only place that reads process.env.
  */
 import { resolve } from 'node:path';
-import { ApprovalsSchema, isLoopbackHost, loadConfig, parseListen, watchConfig, type Config } from './config/index.js';
+import { ApprovalsSchema, isLoopbackHost, loadConfig, parseListen, refuseLintErrors, watchConfig, type Config, type LoadedConfig } from './config/index.js';
 import { createLogger, type Logger } from './log.js';
 import { createAuditLog, createUndoService, createUndoStore } from './audit/index.js';
 import { compilePolicy, createUsageCounter, diffPolicies, explainAgent, formatDiff } from './policy/index.js';
@@ -44,6 +44,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const env = options.env ?? process.env;
   const loaded = await loadConfig(options.configFile, { env });
   const { config } = loaded;
+  // Before anything starts: a policy that does not compile, or that lint finds errors in, refuses to load.
+  const initialPolicy = compilePolicy(config, { version: loaded.hash });
+  await refuseLintErrors(loaded, initialPolicy);
   const life = new Lifecycle();
   const log = life.add(
     createLogger({ level: env.PORTCULLIS_LOG_LEVEL ?? config.gateway.logLevel, secrets: loaded.secrets, ...(options.logDestination === undefined ? {} : { destination: options.logDestination }) }),
@@ -117,7 +120,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
 
     const pipeline = life.add(
       new Pipeline(
-        { policy: compilePolicy(config, { version: loaded.hash }), taint: compileTaint(config.taint), lockdown: lockdown.get(), usage: createUsageCounter() },
+        { policy: initialPolicy, taint: compileTaint(config.taint), lockdown: lockdown.get(), usage: createUsageCounter() },
         {
           registry,
           log,
@@ -181,24 +184,30 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       log.info({ url: `${url}/mcp` }, 'listening');
     }
 
+    // Reloads apply one at a time, in the order the file changed.
+    let reloading = Promise.resolve();
+    const reload = async (next: LoadedConfig): Promise<void> => {
+      try {
+        const policy = compilePolicy(next.config, { version: next.hash });
+        await refuseLintErrors(next, policy);
+        const taint = compileTaint(next.config.taint);
+        const diff = diffPolicies(current, next.config, policyCatalogOf(registry));
+        // One assignment: a call in flight keeps the runtime it started with.
+        pipeline.runtime = { ...pipeline.runtime, policy, taint };
+        current = next.config;
+        metrics.recordPolicyReload('ok');
+        audit.record({ event: 'policy.reloaded', outcome: 'ok', version: next.hash, diff });
+        log.info({ version: next.hash, changes: diff.hasChanges ? formatDiff(diff) : 'none' }, 'policy reloaded');
+        hub.listsChanged({ tools: true, resources: true, prompts: true });
+      } catch (error) {
+        metrics.recordPolicyReload('error');
+        log.error({ err: error instanceof Error ? error.message : String(error) }, 'reload rejected; the running policy stays in force');
+      }
+    };
     const watcher = watchConfig(
       options.configFile,
       (next) => {
-        try {
-          const policy = compilePolicy(next.config, { version: next.hash });
-          const taint = compileTaint(next.config.taint);
-          const diff = diffPolicies(current, next.config, policyCatalogOf(registry));
-          // One assignment: a call in flight keeps the runtime it started with.
-          pipeline.runtime = { ...pipeline.runtime, policy, taint };
-          current = next.config;
-          metrics.recordPolicyReload('ok');
-          audit.record({ event: 'policy.reloaded', outcome: 'ok', version: next.hash, diff });
-          log.info({ version: next.hash, changes: diff.hasChanges ? formatDiff(diff) : 'none' }, 'policy reloaded');
-          hub.listsChanged({ tools: true, resources: true, prompts: true });
-        } catch (error) {
-          metrics.recordPolicyReload('error');
-          log.error({ err: error instanceof Error ? error.message : String(error) }, 'reload rejected; the running policy stays in force');
-        }
+        reloading = reloading.then(() => reload(next));
       },
       (error) => {
         metrics.recordPolicyReload('error');

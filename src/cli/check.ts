@@ -1,8 +1,8 @@
 /** `portcullis check [-c FILE] [--live] [--strict] [--json]`: validate and lint a config. */
-import { ConfigError, formatIssues, loadConfig, type Issue, type LoadedConfig } from '../config/index.js';
-import { compilePolicy, lintPolicy, PolicyCompileError, type PolicyCatalog } from '../policy/index.js';
+import { ConfigError, formatIssues, lintLoadedConfig, loadConfig, locatorForFile, type Issue, type LoadedConfig } from '../config/index.js';
+import type { PolicyCatalog } from '../policy/index.js';
 import { openLiveCatalog, UNREACHABLE_HINT, UpstreamsUnreachableError } from './catalog.js';
-import { EXIT, locatorForFile, parseCommand, processIo, type CliIo } from './command-io.js';
+import { EXIT, parseCommand, processIo, type CliIo } from './command-io.js';
 
 const HELP = `usage: portcullis check [-c FILE] [--live] [--strict] [--json]
 
@@ -49,19 +49,7 @@ function fromConfigIssue(file: string, level: CheckIssue['level'], issue: Issue)
 
 /** Lint and compile issues of a valid config, placed in the file. */
 async function lintIssues(loaded: LoadedConfig, catalog: PolicyCatalog | undefined): Promise<CheckIssue[]> {
-  const locate = await locatorForFile(loaded.file);
-  const issues: CheckIssue[] = lintPolicy(loaded.config, catalog).map((i) => ({ level: i.level, file: loaded.file, ...locate(i.path), path: i.path, message: i.message, hint: i.hint }));
-  // lintPolicy reports compile problems too; this makes sure nothing compilePolicy rejects slips through.
-  try {
-    compilePolicy(loaded.config, { version: loaded.hash });
-  } catch (error) {
-    if (!(error instanceof PolicyCompileError)) throw error;
-    for (const i of error.issues) {
-      if (issues.some((x) => x.level === 'error' && x.path === i.path && x.message === i.message)) continue;
-      issues.push({ level: 'error', file: loaded.file, ...locate(i.path), path: i.path, message: i.message, hint: 'fix the pattern or condition (see SPEC §4)' });
-    }
-  }
-  return issues;
+  return (await lintLoadedConfig(loaded, catalog)).map((finding) => fromConfigIssue(loaded.file, finding.level, finding));
 }
 
 /** Builds the report; `exit` is 2 when the check could not run at all. */

@@ -45,3 +45,7 @@ export { watchConfig } from './watch.js';
 export type { ConfigWatcher, WatchOptions } from './watch.js';
 export { DEFAULT_LISTEN, isLoopbackHost, parseListen } from './listen.js';
 export { renderConfigJsonSchema } from './json-schema.js';
+export { locatorForFile, parseYamlPath, yamlLocator } from './locate.js';
+export type { Locator } from './locate.js';
+export { lintLoadedConfig, refuseLintErrors } from './lint.js';
+export type { LintFinding } from './lint.js';

@@ -326,18 +326,30 @@ function lintTaint(config: Config, out: LintIssue[]): void {
   }
 }
 
+export interface LintOptions {
+  /** The config's policy, already compiled (strictly): saves compiling it again. */
+  readonly compiled?: CompiledPolicy;
+  /**
+   * Only the checks that can find errors, each linear in the rules: what a load or reload runs.
+   * The warnings' analyses (shadowing compares every pair of an agent's rules) are for `check`.
+   */
+  readonly errorsOnly?: boolean;
+}
+
 /**
  * Lints a validated config. Without a catalog, only what the file itself shows; with one (from
  * `--live`), also rules matching nothing, `where` keys the tool lacks, and undo arguments.
  * Compile problems (bad globs, regexes, conditions) come first, as errors.
  */
-export function lintPolicy(config: Config, catalog?: PolicyCatalog): LintIssue[] {
-  const { policy, issues: compileIssues } = compilePolicyLeniently(config, { version: 'lint' });
+export function lintPolicy(config: Config, catalog?: PolicyCatalog, options: LintOptions = {}): LintIssue[] {
+  const { policy, issues: compileIssues } = options.compiled ? { policy: options.compiled, issues: [] } : compilePolicyLeniently(config, { version: 'lint' });
   const out: LintIssue[] = compileIssues.map((i) => ({ level: 'error', path: i.path, message: i.message, hint: 'fix the pattern or condition; see SPEC §4 for the syntax' }));
   for (const agent of policy.agents.values()) {
-    for (const kind of KINDS) lintShadowed(agent, kind, out);
-    lintBroadAllows(agent, catalog, out);
-    lintTrifecta(config, policy, agent, catalog, out);
+    if (!options.errorsOnly) {
+      for (const kind of KINDS) lintShadowed(agent, kind, out);
+      lintBroadAllows(agent, catalog, out);
+      lintTrifecta(config, policy, agent, catalog, out);
+    }
     lintClaims(config, agent, out);
     lintUndo(agent, catalog, out);
     if (catalog) {
@@ -345,6 +357,6 @@ export function lintPolicy(config: Config, catalog?: PolicyCatalog): LintIssue[]
       lintWhereKeys(agent, catalog, out);
     }
   }
-  lintTaint(config, out);
+  if (!options.errorsOnly) lintTaint(config, out);
   return [...out.filter((i) => i.level === 'error'), ...out.filter((i) => i.level === 'warning')];
 }

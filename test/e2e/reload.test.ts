@@ -57,6 +57,14 @@ describe('policy hot reload with a connected client', () => {
     expect(await echo('still off')).toMatchObject({ isError: true, text: expect.stringContaining('Echo is switched off.') });
   });
 
+  it('keeps the running policy when lint finds an error in an edit, and logs it with its YAML path', async () => {
+    // Compiles, but the undo template names neither the call's arguments nor its result.
+    cfg.write(policyWith([{ allow: 'flaky__echo', undo: { tool: 'flaky__echo', args: { text: '{{request.text}}' } } }]));
+    await vi.waitFor(() => expect(gw.stderr()).toContain('agents.default.rules[0].undo.args'), WAIT);
+    expect(gw.stderr()).toMatch(/\{\{request\.text\}\} refers to neither args/);
+    expect(await echo('still off')).toMatchObject({ isError: true, text: expect.stringContaining('Echo is switched off.') });
+  });
+
   it('applies a valid edit made after the invalid ones', async () => {
     cfg.write(policyWith([{ allow: 'flaky__echo', where: { text: { maxLength: 5 } } }]));
     await vi.waitFor(async () => expect(await echo('short')).toEqual({ isError: false, text: 'short' }), WAIT);

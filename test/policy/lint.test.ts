@@ -233,3 +233,23 @@ describe('lintPolicy on the example policy', () => {
     expect(issues.some((i) => i.message.startsWith('lethal trifecta: agent default reads content from external server web'))).toBe(true);
   });
 });
+
+describe('lintPolicy: what a load runs (errorsOnly)', () => {
+  const config = configOf({
+    default: {
+      rules: [
+        { allow: 'docs__*' },
+        { allow: 'docs__read_page' },
+        { allow: 'docs__update_page', undo: { tool: 'docs__restore_page', args: { path: '{{args.path}}', revision: '{{previous.revision}}' } } },
+      ],
+    },
+  });
+
+  it('finds the same errors as the full lint, and none of its warnings', () => {
+    const full = lintPolicy(config);
+    const onLoad = lintPolicy(config, undefined, { errorsOnly: true });
+    expect(full.some((i) => i.level === 'warning')).toBe(true);
+    expect(onLoad).toEqual(full.filter((i) => i.level === 'error'));
+    expect(onLoad.map((i) => i.path)).toEqual(['agents.default.rules[2].undo.args']);
+  });
+});
