@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { ApprovalsSchema, isLoopbackHost, loadConfig, parseListen, refuseLintErrors, watchConfig, type Config, type LoadedConfig } from './config/index.js';
 import { createLogger, type Logger } from './log.js';
 import { createAuditLog, createUndoService, createUndoStore } from './audit/index.js';
-import { compilePolicy, createUsageCounter, diffPolicies, explainAgent, formatDiff } from './policy/index.js';
+import { compilePolicy, createUsageCounter, diffPolicies, explainAgent, formatDiff, stableJson } from './policy/index.js';
 import { createApprovals, loadOrCreateLinkSecret } from './approvals/index.js';
 import { createAuthenticator, createMetrics } from './http/index.js';
 import { createPinRoutes, offerPinApprovals } from './http/pins.js';
@@ -194,10 +194,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         const diff = diffPolicies(current, next.config, policyCatalogOf(registry));
         // One assignment: a call in flight keeps the runtime it started with.
         pipeline.runtime = { ...pipeline.runtime, policy, taint };
+        const previous = current;
         current = next.config;
         metrics.recordPolicyReload('ok');
-        audit.record({ event: 'policy.reloaded', outcome: 'ok', version: next.hash, diff });
-        log.info({ version: next.hash, changes: diff.hasChanges ? formatDiff(diff) : 'none' }, 'policy reloaded');
+        const upstreams = await registry.reconfigure(next.config.servers);
+        const restartNeeded = (['gateway', 'approvals'] as const).filter((key) => stableJson(previous[key]) !== stableJson(next.config[key]));
+        audit.record({ event: 'policy.reloaded', outcome: 'ok', version: next.hash, diff, upstreams, ...(restartNeeded.length > 0 ? { restartNeeded } : {}) });
+        log.info({ version: next.hash, changes: diff.hasChanges ? formatDiff(diff) : 'none', upstreams }, 'policy reloaded');
+        if (restartNeeded.length > 0) log.warn({ sections: restartNeeded }, `changes to ${restartNeeded.join(' and ')} take effect after a restart`);
         hub.listsChanged({ tools: true, resources: true, prompts: true });
       } catch (error) {
         metrics.recordPolicyReload('error');

@@ -17,7 +17,7 @@
  * lets an ask rule turn an allow into ask (never grant). Limits count tool calls only.
  */
 export type { CompiledAgent, CompiledCondition, CompiledLimit, CompiledPolicy, CompiledRule, Kind, PolicyIssue, RuleRef, RuleSet } from './compile.js';
-export { compilePolicy, PolicyCompileError } from './compile.js';
+export { compilePolicy, PolicyCompileError, stableJson } from './compile.js';
 export type { Decision, EvaluateContext, PolicyInput, RuntimeState, ToolFacts } from './evaluate.js';
 export { createRuntimeState, evaluate, formatDenial, isListed, isTemplateListed } from './evaluate.js';
 export type { UsageCounter, UsageView } from './limits.js';

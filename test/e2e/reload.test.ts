@@ -73,3 +73,37 @@ describe('policy hot reload with a connected client', () => {
     expect(long.text).toMatch(/^Denied by policy: no rule allows flaky__echo for agent default/);
   });
 });
+
+describe('server changes on reload', () => {
+  const RULES = [{ allow: 'flaky__*' }, { allow: 'second__*' }];
+  const call = async (name: string) => textOf(await client.callTool({ name, arguments: {} }));
+
+  it('keeps unchanged upstreams connected, starts added ones, replaces changed ones and closes removed ones', async () => {
+    const logFrom = gw.stderr().length;
+    cfg.write({ servers: SERVERS, agents: { default: { rules: RULES } } });
+    await vi.waitFor(async () => expect(await call('flaky__pid')).toMatch(/^\d+$/), WAIT);
+    const pid = await call('flaky__pid');
+
+    // Added: the new server's tools become callable; the unchanged one keeps its process.
+    const second = fixtureServer('flaky-server.ts', { protocol: 'legacy' });
+    cfg.write({ servers: { ...SERVERS, second }, agents: { default: { rules: RULES } } });
+    await vi.waitFor(async () => expect(textOf(await client.callTool({ name: 'second__echo', arguments: { text: 'hello' } }))).toBe('hello'), WAIT);
+    expect(await call('flaky__pid')).toBe(pid);
+
+    // Changed: a new process with the new definition.
+    const changed = fixtureServer('flaky-server.ts', { protocol: 'legacy', env: { FLAKY_TOKEN: 'second-token' } });
+    cfg.write({ servers: { flaky: changed, second }, agents: { default: { rules: RULES } } });
+    await vi.waitFor(async () => expect(await call('flaky__whoami').catch(() => '')).toContain('second-token'), WAIT);
+    expect(await call('flaky__pid')).not.toBe(pid);
+
+    // Removed: its tools are gone.
+    cfg.write({ servers: { flaky: changed }, agents: { default: { rules: RULES } } });
+    await vi.waitFor(async () => expect(client.callTool({ name: 'second__echo', arguments: { text: 'x' } })).rejects.toThrow(/unknown tool|second__echo/i), WAIT);
+    expect(gw.stderr().slice(logFrom)).not.toMatch(/reload rejected/);
+  });
+
+  it('says which changed sections only take effect after a restart', async () => {
+    cfg.write({ servers: SERVERS, agents: { default: { rules: RULES } }, gateway: { limits: { callTimeout: '30s' } } });
+    await vi.waitFor(() => expect(gw.stderr()).toMatch(/changes to gateway take effect after a restart/), WAIT);
+  });
+});

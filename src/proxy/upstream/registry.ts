@@ -9,6 +9,7 @@ import type { Logger } from '../../log.js';
 import { findShadowing, hasHidden, sanitizeToolDefinition, type DefinitionChange } from '../../taint/index.js';
 import type { PinStore } from '../pins.js';
 import { NAME_SEPARATOR, exposedName } from '../names.js';
+import { stableJson } from '../../policy/index.js';
 import { Upstream, type UpstreamHooks } from './connection.js';
 
 export interface ToolRoute {
@@ -52,8 +53,16 @@ export interface BlockedTool {
   digest?: string;
 }
 
+/** What a reload changed in the upstreams, by server name. */
+export interface UpstreamChanges {
+  added: string[];
+  removed: string[];
+  replaced: string[];
+}
+
 export class UpstreamRegistry {
-  readonly upstreams: Upstream[];
+  /** Replaced as a whole when a reload changes the servers (see `reconfigure`). */
+  upstreams: readonly Upstream[];
   private index: Index = { tools: new Map(), blocked: new Map(), toolNames: [], prompts: new Map(), resources: new Map(), templates: [] };
   private readonly pins: PinStore | undefined;
   /** Pin changes already reported, so each new digest is reported once. */
@@ -303,6 +312,49 @@ export class UpstreamRegistry {
       if (c.logging) caps.logging = {};
     }
     return caps;
+  }
+
+  /**
+   * Applies a reloaded `servers` section (SPEC §3): an upstream whose definition did not change
+   * keeps its connection; a changed one is replaced (calls in flight to the old one fail as its
+   * connection closes), a removed one is closed and a new one started. Session-isolated
+   * instances of changed or removed servers are closed; the next call starts one anew.
+   */
+  async reconfigure(servers: Readonly<Record<string, ServerConfig>>): Promise<UpstreamChanges> {
+    const changes: UpstreamChanges = { added: [], removed: [], replaced: [] };
+    const kept = new Map(this.upstreams.map((u) => [u.name, u]));
+    const next: Upstream[] = [];
+    const started: Upstream[] = [];
+    for (const [name, config] of Object.entries(servers)) {
+      const old = kept.get(name);
+      if (old && stableJson(old.config) === stableJson(config)) {
+        next.push(old);
+        kept.delete(name);
+        continue;
+      }
+      (old ? changes.replaced : changes.added).push(name);
+      const upstream = new Upstream(name, config, { log: this.log, hooks: this.hooks });
+      next.push(upstream);
+      started.push(upstream);
+    }
+    // What is left in `kept` was replaced or removed.
+    for (const name of kept.keys()) if (!Object.hasOwn(servers, name)) changes.removed.push(name);
+    if (started.length === 0 && kept.size === 0) return changes;
+    this.upstreams = next;
+    const gone = new Set(kept.keys());
+    const instances: Upstream[] = [];
+    for (const mine of this.perSession.values()) {
+      for (const [name, instance] of mine) {
+        if (!gone.has(name)) continue;
+        mine.delete(name);
+        instances.push(instance);
+      }
+    }
+    this.rebuild();
+    await Promise.allSettled([...kept.values(), ...instances].map((u) => u.close()));
+    await Promise.all(started.map((u) => u.start()));
+    this.rebuild();
+    return changes;
   }
 
   async close(): Promise<void> {
