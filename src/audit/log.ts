@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { maskSecrets } from '../log.js';
+import { stableJson } from '../policy/index.js';
 
 export type AuditEventName =
   | 'call.decided'
@@ -69,14 +70,7 @@ const FIELD_ORDER = ['event', 'callId', 'agent', 'session', 'tool', 'decision', 
 
 /** Canonical digest of call arguments (sorted keys), as recorded in the log and bound to approvals. */
 export function argsDigest(args: unknown): string {
-  return createHash('sha256').update(stableStringify(args ?? {})).digest('hex');
-}
-
-function stableStringify(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
-  const keys = Object.keys(value as Record<string, unknown>).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  return createHash('sha256').update(stableJson(args ?? {})).digest('hex');
 }
 
 /** Masks secrets inside every string of a JSON-like value (before serialisation, so escaping cannot hide one). */

@@ -88,6 +88,11 @@ describe('audit log', () => {
     expect(argsDigest({ a: 1 })).not.toBe(argsDigest({ a: 2 }));
   });
 
+  it('keeps the digest stable across versions: stored approvals are bound to it', () => {
+    // sha256 of the sorted-key JSON {"a":1,"b":{"c":[1,2],"d":"x"}}
+    expect(argsDigest({ b: { d: 'x', c: [1, 2] }, a: 1 })).toBe('402a3ca52530f07e1029f96879adff54b1f2fdecabcf197cee9b8664e8fc8550');
+  });
+
   it('masks secrets anywhere in a line, including ones JSON would escape, and the line stays valid JSON', () => {
     const file = join(dir, 'secrets.jsonl');
     const quoted = 'tok"en\\with-quotes';
