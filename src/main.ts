@@ -187,26 +187,35 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Reloads apply one at a time, in the order the file changed.
     let reloading = Promise.resolve();
     const reload = async (next: LoadedConfig): Promise<void> => {
+      let diff: ReturnType<typeof diffPolicies>;
+      let previous: Readonly<Config>;
       try {
         const policy = compilePolicy(next.config, { version: next.hash });
         await refuseLintErrors(next, policy);
         const taint = compileTaint(next.config.taint);
-        const diff = diffPolicies(current, next.config, policyCatalogOf(registry));
+        diff = diffPolicies(current, next.config, policyCatalogOf(registry));
         // One assignment: a call in flight keeps the runtime it started with.
         pipeline.runtime = { ...pipeline.runtime, policy, taint };
-        const previous = current;
+        previous = current;
         current = next.config;
-        metrics.recordPolicyReload('ok');
-        const upstreams = await registry.reconfigure(next.config.servers);
-        const restartNeeded = (['gateway', 'approvals'] as const).filter((key) => stableJson(previous[key]) !== stableJson(next.config[key]));
-        audit.record({ event: 'policy.reloaded', outcome: 'ok', version: next.hash, diff, upstreams, ...(restartNeeded.length > 0 ? { restartNeeded } : {}) });
-        log.info({ version: next.hash, changes: diff.hasChanges ? formatDiff(diff) : 'none', upstreams }, 'policy reloaded');
-        if (restartNeeded.length > 0) log.warn({ sections: restartNeeded }, `changes to ${restartNeeded.join(' and ')} take effect after a restart`);
-        hub.listsChanged({ tools: true, resources: true, prompts: true });
       } catch (error) {
         metrics.recordPolicyReload('error');
         log.error({ err: error instanceof Error ? error.message : String(error) }, 'reload rejected; the running policy stays in force');
+        return;
       }
+      // The new policy is in force: record it before anything else can fail or wait.
+      const restartNeeded = (['gateway', 'approvals'] as const).filter((key) => stableJson(previous[key]) !== stableJson(next.config[key]));
+      metrics.recordPolicyReload('ok');
+      audit.record({ event: 'policy.reloaded', outcome: 'ok', version: next.hash, diff, ...(restartNeeded.length > 0 ? { restartNeeded } : {}) });
+      log.info({ version: next.hash, changes: diff.hasChanges ? formatDiff(diff) : 'none' }, 'policy reloaded');
+      if (restartNeeded.length > 0) log.warn({ sections: restartNeeded }, `changes to ${restartNeeded.join(' and ')} take effect after a restart`);
+      try {
+        const upstreams = await registry.reconfigure(next.config.servers);
+        if (upstreams.added.length + upstreams.removed.length + upstreams.replaced.length > 0) log.info(upstreams, 'upstreams reconfigured');
+      } catch (error) {
+        log.error({ err: error instanceof Error ? error.message : String(error) }, 'could not apply the reloaded servers');
+      }
+      hub.listsChanged({ tools: true, resources: true, prompts: true });
     };
     const watcher = watchConfig(
       options.configFile,
@@ -219,7 +228,11 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       },
       { env, initialHash: loaded.hash },
     );
-    life.add(watcher, (w) => w.close());
+    // Closed first (closers run in reverse): no reload may start upstreams once shutdown began.
+    life.add(watcher, async (w) => {
+      w.close();
+      await reloading;
+    });
 
     return { url, log, close: () => life.close() };
   } catch (error) {

@@ -46,7 +46,7 @@ const SubjectSchema = z.object({
   args: z.record(z.string(), z.unknown()),
   argsDigest: z.string(),
   policyVersion: z.string(),
-  reasons: z.array(z.string()),
+  reasons: z.array(z.string()).readonly(),
   rule: z.string().optional(),
   taint: z.unknown().optional(),
   provenance: z.unknown().optional(),

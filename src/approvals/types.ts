@@ -16,7 +16,7 @@ export interface ApprovalSubject {
   argsDigest: string;
   policyVersion: string;
   /** Why the call needs a human: the rule's reasons, taint, provenance. */
-  reasons: string[];
+  reasons: readonly string[];
   /** The deciding rule's path, e.g. `agents.default.rules[3]`. */
   rule?: string;
   taint?: unknown;

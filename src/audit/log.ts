@@ -43,7 +43,7 @@ export interface AuditEvent {
   tool?: string;
   decision?: 'allow' | 'ask' | 'deny';
   rule?: string;
-  reasons?: string[];
+  reasons?: readonly string[];
   taint?: unknown;
   approval?: { id: string; by?: string; scope?: string };
   durationMs?: number;

@@ -67,7 +67,7 @@ export interface DryRunResult {
   readonly allowed: boolean;
   readonly requiresApproval: boolean;
   readonly rule?: Decision['rule'];
-  readonly reasons: string[];
+  readonly reasons: readonly string[];
   /** What the client would see on deny. */
   readonly denial?: string;
   readonly lockdown?: Decision['lockdown'];

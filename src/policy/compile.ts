@@ -93,10 +93,13 @@ export interface Candidates {
   readonly allow: readonly CompiledRule[];
 }
 
-/** How many more names the whole policy may memoise; shared by its rule sets. */
+/** How many more names the whole policy may memoise in each kind of memo; shared by its rule sets. */
 export interface MemoBudget {
-  left: number;
+  memo: number;
+  answers: number;
 }
+
+const newMemoBudget = (): MemoBudget => ({ memo: MAX_MEMO_PER_POLICY, answers: MAX_MEMO_PER_POLICY });
 
 /**
  * Names memoised per rule set, and in the whole policy, and the longest name memoised: the names
@@ -214,7 +217,7 @@ interface Failure {
 }
 
 function newInterner(): Interner {
-  return { globs: new Map(), buckets: new Map(), conditions: new Map(), checks: new Map(), memoBudget: { left: MAX_MEMO_PER_POLICY } };
+  return { globs: new Map(), buckets: new Map(), conditions: new Map(), checks: new Map(), memoBudget: newMemoBudget() };
 }
 
 function errorMessage(err: unknown): string {
@@ -304,7 +307,8 @@ function compileWhere(where: Record<string, Condition> | undefined, rulePath: st
     }
   }
   if (out.length === 0) return { where: NO_CONDITIONS, checks: NO_CHECKS };
-  const checksKey = cacheKeys.join('\u0001');
+  // Length-prefixed: keys may hold any character, so a separator alone could be forged.
+  const checksKey = cacheKeys.map((k) => `${k.length}:${k}`).join('');
   let checks = interner.checks.get(checksKey);
   if (!checks) {
     checks = Object.freeze({ keys: Object.freeze(out.map((c) => c.key)), checks: Object.freeze(out.map((c) => c.check)) });
@@ -364,7 +368,7 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
 export function buildRuleSet(
   rules: readonly CompiledRule[],
   shared: Map<string, readonly GlobMatcher[]> = new Map(),
-  memoBudget: MemoBudget = { left: MAX_MEMO_PER_POLICY },
+  memoBudget: MemoBudget = newMemoBudget(),
 ): RuleSet {
   const literal = new Map<string, CompiledRule[]>();
   const globs = new Map<string, CompiledRule[]>();
@@ -394,9 +398,10 @@ export function rulesMatching(set: RuleSet, name: string): readonly CompiledRule
  * are few and short, but a client sending random names must not grow memory without limit.
  * Memos are invisible to callers: they hold what a pure function of the set and the name gives.
  */
-export function remember<V>(set: RuleSet, memo: Map<string, V>, name: string, value: V): V {
-  if (name.length <= MAX_MEMO_NAME_LENGTH && memo.size < MAX_MEMO_PER_SET && set.memoBudget.left > 0) {
-    set.memoBudget.left--;
+export function remember<K extends 'memo' | 'answers'>(set: RuleSet, which: K, name: string, value: RuleSet[K] extends Map<string, infer V> ? V : never): typeof value {
+  const memo = set[which] as Map<string, typeof value>;
+  if (name.length <= MAX_MEMO_NAME_LENGTH && memo.size < MAX_MEMO_PER_SET && set.memoBudget[which] > 0) {
+    set.memoBudget[which]--;
     memo.set(name, value);
   }
   return value;
@@ -404,7 +409,7 @@ export function remember<V>(set: RuleSet, memo: Map<string, V>, name: string, va
 
 /** The rules whose pattern matches `name`; memoised per name (see `remember`). */
 export function candidatesFor(set: RuleSet, name: string): Candidates {
-  return set.memo.get(name) ?? remember(set, set.memo, name, findCandidates(set, name));
+  return set.memo.get(name) ?? remember(set, 'memo', name, findCandidates(set, name));
 }
 
 /** `candidatesFor` without the memo. */

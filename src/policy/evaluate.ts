@@ -31,7 +31,7 @@ export interface Decision {
   readonly effect: Effect;
   /** The deciding rule; absent for default deny, lockdown and rate-limit denials. */
   readonly rule?: RuleRef;
-  readonly reasons: string[];
+  readonly reasons: readonly string[];
   /** Counter keys to record (`UsageCounter.record`) if, and only if, the call executes. */
   readonly limitKeys?: string[];
   /** The deciding rule's undo template, unrendered (`{{args.x}}`, `{{result.…}}`); frozen. */
@@ -192,7 +192,7 @@ function answersFor(agent: CompiledAgent, kind: Kind, name: string): Answers {
     keys.forEach((key, k) => ops.push(key, checks[k]!));
   }
   const limits = kind === 'tool' ? agent.limits.filter((l) => l.match(name)) : [];
-  return remember(set, set.answers, name, {
+  return remember(set, 'answers', name, {
     rules,
     decisions: new Array<Decision | undefined>(rules.length).fill(undefined),
     ops,

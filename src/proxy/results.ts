@@ -76,13 +76,15 @@ export function isProtocolError(error: unknown): error is ProtocolError {
 
 /**
  * An upper bound of the UTF-8 size of `value` as JSON, found without serialising it: every
- * character of a string counted at its worst (a 6-byte `\uXXXX` escape). Stops, giving
- * Infinity, once past `limit` or too deep; a caller then measures exactly.
+ * character of a string counted at its worst (a 6-byte `\uXXXX` escape). Gives Infinity once
+ * past `limit`, too deep, or for anything but plain data; a caller then measures exactly.
  */
 export function jsonSizeBound(value: unknown, limit: number, depth = 0): number {
   if (typeof value === 'string') return 6 * value.length + 2;
-  if (typeof value !== 'object' || value === null) return 24;
-  if (depth > 32) return Infinity;
+  // Numbers print in at most 25 characters (-0.0000012345678901234567); 32 leaves room.
+  if (typeof value !== 'object' || value === null) return 32;
+  // Only plain data is bounded; anything else (a toJSON, a class) is measured by serialising it.
+  if (depth > 32 || (!Array.isArray(value) && Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null)) return Infinity;
   let size = 2;
   if (Array.isArray(value)) {
     for (const item of value) if ((size += jsonSizeBound(item, limit, depth + 1) + 1) > limit) return Infinity;

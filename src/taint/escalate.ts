@@ -83,7 +83,7 @@ export type EscalationCause = 'taint' | 'critical' | 'suspicious' | 'provenance'
 
 export interface DecisionLike {
   effect: Effect;
-  reasons: string[];
+  reasons: readonly string[];
   rule?: unknown;
 }
 

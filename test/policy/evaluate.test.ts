@@ -389,6 +389,16 @@ describe('indexing', () => {
     expect(tools.memo.size).toBeLessThanOrEqual(1_024);
   });
 
+  it('never lets two rules share conditions they do not both have, whatever their argument names', () => {
+    const tricky = 'a\u0000{"equals":"x"}\u0001b';
+    const policy = compilePolicy(
+      configOf({ default: { rules: [{ allow: 't', where: { a: { equals: 'x' }, b: { equals: 'y' } } }, { deny: 't', where: { [tricky]: { equals: 'y' } } }, { allow: 't' }] } }),
+      { version: 't' },
+    );
+    expect(evaluate(policy, call('t', { args: { [tricky]: 'y' } }), { now: NOW })).toMatchObject({ effect: 'deny', rule: { index: 1 } });
+    expect(evaluate(policy, call('t', { args: { a: 'x', b: 'y' } }), { now: NOW })).toMatchObject({ effect: 'allow', rule: { index: 0 } });
+  });
+
   it('reuses what is fixed per name, never what depends on the arguments, and shares only frozen decisions', () => {
     const policy = compilePolicy(
       configOf({ default: { rules: [{ allow: 'docs__read', where: { path: { under: '/a' } } }, { ask: 'docs__read', where: { path: { under: '/b' } } }], limits: [{ match: 'docs__*', max: 2, per: '1m' }] } }),

@@ -10,7 +10,17 @@ describe('jsonSizeBound', () => {
     })).node;
     fc.assert(fc.property(value, (v) => {
       expect(jsonSizeBound(v, Infinity)).toBeGreaterThanOrEqual(Buffer.byteLength(JSON.stringify(v)));
-    }), { numRuns: 5_000 });
+    }), { numRuns: 20_000 });
+  });
+
+  it('bounds the longest numbers JSON prints', () => {
+    for (const n of [-0.0000012345678901234567, -1.2345678901234567e-300, -123456789012345680000, Number.MIN_VALUE]) {
+      expect(jsonSizeBound([n], Infinity)).toBeGreaterThanOrEqual(JSON.stringify([n]).length);
+    }
+  });
+
+  it('measures rather than bounds anything that is not plain data', () => {
+    expect(jsonSizeBound({ when: new Date(0) }, Infinity)).toBe(Infinity);
   });
 
   it('gives up past the limit', () => {

@@ -6,6 +6,10 @@
  * anything else (a client that has not initialised, params of another shape, a 2026-07-28
  * client or upstream, whose input_required rounds the SDK server relays) is left to the SDK
  * server, which answers it as before.
+ *
+ * Direct calls start as they arrive, not behind requests the SDK server is still working through;
+ * MCP does not order a client's concurrent requests, and clients that need an order (setLevel
+ * before a call) wait for the earlier answer.
  */
 import { isCallToolResult, type JSONRPCMessage, type Server, type Transport, type TransportSendOptions } from '@modelcontextprotocol/server';
 import { asGatewayError, GatewayError, toJsonRpcError } from '../../errors.js';
@@ -105,11 +109,11 @@ export class DirectCallsTransport implements Transport {
   private async serve(connection: DirectConnection, id: string | number, params: Params): Promise<void> {
     const controller = new AbortController();
     this.inFlight.set(id, controller);
-    const session = connection.session();
-    session.clientCapabilities ??= connection.server.getClientCapabilities();
-    const caller = this.callerOf(connection, session, controller.signal, params._meta?.progressToken);
     let response: JSONRPCMessage;
     try {
+      const session = connection.session();
+      session.clientCapabilities ??= connection.server.getClientCapabilities();
+      const caller = this.callerOf(connection, session, controller.signal, params._meta?.progressToken);
       const result = await this.pipeline.callTool(caller, params.name, params.arguments, params._meta);
       // The SDK server validates what it sends; so does this path.
       if (!isCallToolResult(result)) throw new GatewayError('INTERNAL', `the result of ${params.name} is not a valid tools/call result`);

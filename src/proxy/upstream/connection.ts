@@ -249,7 +249,8 @@ export class Upstream {
    * (abort wiring, timers, schema hooks): the forwarding hot path. Its id (`pcd-N`, a string)
    * never collides with the SDK's numeric ids. Settles like `Client.request`: the result as
    * sent (any object), a ProtocolError for a JSON-RPC error, or an Error saying it timed out,
-   * was cancelled (the upstream is told), or the connection closed.
+   * was cancelled (the upstream is told), or the connection closed. An answer arriving after a
+   * timeout or cancellation matches nothing and goes on to the SDK, which drops it as unknown.
    */
   requestDirect(method: string, params: Record<string, unknown>, opts: { signal: AbortSignal; timeoutMs: number }): Promise<Record<string, unknown>> {
     const transport = this.transport;

@@ -73,6 +73,7 @@ export class UpstreamRegistry {
   private readonly hooks: UpstreamHooks;
   private readonly events: RegistryEvents;
   private lastSignature = { tools: '', resources: '', prompts: '' };
+  private closed = false;
 
   constructor(servers: Readonly<Record<string, ServerConfig>>, deps: { log: Logger; hooks: Omit<UpstreamHooks, 'onCatalogChanged'>; events: RegistryEvents; pins?: PinStore }) {
     this.log = deps.log;
@@ -275,6 +276,8 @@ export class UpstreamRegistry {
 
   /** Upstream to send a session's request to: the shared one, or the session's own instance. */
   async forSession(upstream: Upstream, sessionId: string): Promise<Upstream> {
+    // A route resolved before a reload (a call held for approval) may name a retired upstream.
+    if (this.closed || !this.upstreams.includes(upstream)) throw upstream.unavailable('its definition changed in a reload; call the tool again');
     if (upstream.config.isolation !== 'session') return upstream;
     let mine = this.perSession.get(sessionId);
     if (!mine) {
@@ -282,6 +285,10 @@ export class UpstreamRegistry {
       this.perSession.set(sessionId, mine);
     }
     let instance = mine.get(upstream.name);
+    if (instance && instance.config !== upstream.config) {
+      void instance.close();
+      instance = undefined;
+    }
     if (!instance) {
       instance = new Upstream(upstream.name, upstream.config, { log: this.log.child({ session: sessionId }), hooks: { ...this.hooks, onCatalogChanged: () => undefined } });
       mine.set(upstream.name, instance);
@@ -322,6 +329,7 @@ export class UpstreamRegistry {
    */
   async reconfigure(servers: Readonly<Record<string, ServerConfig>>): Promise<UpstreamChanges> {
     const changes: UpstreamChanges = { added: [], removed: [], replaced: [] };
+    if (this.closed) return changes;
     const kept = new Map(this.upstreams.map((u) => [u.name, u]));
     const next: Upstream[] = [];
     const started: Upstream[] = [];
@@ -352,12 +360,15 @@ export class UpstreamRegistry {
     }
     this.rebuild();
     await Promise.allSettled([...kept.values(), ...instances].map((u) => u.close()));
+    // Closing the registry meanwhile closed what it held, the new upstreams included; start() on
+    // a closed upstream does nothing.
     await Promise.all(started.map((u) => u.start()));
     this.rebuild();
     return changes;
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const sessions = [...this.perSession.keys()];
     await Promise.all([...this.upstreams.map((u) => u.close()), ...sessions.map((s) => this.closeSession(s))]);
   }
