@@ -13,9 +13,10 @@
  */
 import { isCallToolResult, type JSONRPCMessage, type Server, type Transport, type TransportSendOptions } from '@modelcontextprotocol/server';
 import { asGatewayError, GatewayError, toJsonRpcError } from '../../errors.js';
-import type { Caller, Pipeline } from '../pipeline.js';
+import type { Pipeline } from '../pipeline.js';
 import type { Session } from '../session.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
+import { callerOf } from './caller.js';
 
 /** Longest tool name served directly; longer ones get the SDK's (and the pipeline's) answer. */
 const MAX_NAME_LENGTH = 1_024;
@@ -113,7 +114,10 @@ export class DirectCallsTransport implements Transport {
     try {
       const session = connection.session();
       session.clientCapabilities ??= connection.server.getClientCapabilities();
-      const caller = this.callerOf(connection, session, controller.signal, params._meta?.progressToken);
+      const caller = callerOf(session, controller.signal, params._meta?.progressToken, {
+        notify: (method, notifyParams) => this.send({ jsonrpc: '2.0', method, params: notifyParams } as JSONRPCMessage),
+        request: (method, askParams, options) => connection.server.request({ method, params: askParams } as never, options) as Promise<Record<string, unknown>>,
+      });
       const result = await this.pipeline.callTool(caller, params.name, params.arguments, params._meta);
       // The SDK server validates what it sends; so does this path.
       if (!isCallToolResult(result)) throw new GatewayError('INTERNAL', `the result of ${params.name} is not a valid tools/call result`);
@@ -127,20 +131,5 @@ export class DirectCallsTransport implements Transport {
     // A cancelled request is not answered (MCP cancellation).
     if (controller.signal.aborted) return;
     await this.send(response).catch((error: unknown) => this.onerror?.(error instanceof Error ? error : new Error(String(error))));
-  }
-
-  private callerOf(connection: DirectConnection, session: Session, signal: AbortSignal, progressToken: unknown): Caller {
-    const notify = (method: string, params: Record<string, unknown>) => this.send({ jsonrpc: '2.0', method, params } as JSONRPCMessage);
-    const caller: Caller = {
-      session,
-      signal,
-      notify: (method, params) => void notify(method, params).catch(() => undefined),
-      ask: (method, params, askSignal) =>
-        connection.server.request({ method, params } as never, { signal: askSignal, timeout: 10 * 60_000 }) as Promise<Record<string, unknown>>,
-    };
-    if (typeof progressToken === 'string' || typeof progressToken === 'number') {
-      caller.progress = (p) => notify('notifications/progress', { progressToken, ...p }).catch(() => undefined);
-    }
-    return caller;
   }
 }

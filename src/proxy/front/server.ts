@@ -13,9 +13,9 @@ import {
 } from '@modelcontextprotocol/server';
 import { asGatewayError, toJsonRpcError } from '../../errors.js';
 import type { Caller, Pipeline } from '../pipeline.js';
+import { callerOf } from './caller.js';
 import type { Session } from '../session.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
-import type { ClientRequestMethod } from '../upstream/connection.js';
 
 export const GATEWAY_INFO = { name: 'portcullis', version: '0.1.0' } as const;
 
@@ -50,26 +50,19 @@ export function createFrontServer(deps: FrontDeps, resolveSession: SessionResolv
   const instructions = instructionsOf(registry);
   const server = new Server(GATEWAY_INFO, { capabilities, ...(instructions ? { instructions } : {}) });
 
-  const callerOf = (ctx: ServerContext, params?: { _meta?: Record<string, unknown> }): Caller => {
+  const callerFor = (ctx: ServerContext, params?: { _meta?: Record<string, unknown> }): Caller => {
     const session = resolveSession(ctx, server);
     const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
     const envelopeCaps = envelope?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined;
     if (envelopeCaps) session.clientCapabilities = envelopeCaps;
     else session.clientCapabilities ??= server.getClientCapabilities();
-    const caller: Caller = { session, signal: ctx.mcpReq.signal };
+    const caller = callerOf(session, ctx.mcpReq.signal, params?._meta?.progressToken ?? ctx.mcpReq._meta?.progressToken, {
+      notify: (method, notifyParams) => ctx.mcpReq.notify({ method, params: notifyParams } as never),
+      // A 2025-era client is asked mid-request; a 2026-07-28 one through input_required.
+      ...(session.era === 'legacy' ? { request: (method, askParams, options) => ctx.mcpReq.send({ method, params: askParams } as never, options) as Promise<Record<string, unknown>> } : {}),
+    });
     const level = envelope?.[LOG_LEVEL_META_KEY];
     if (typeof level === 'string') caller.logLevel = level;
-    const token = params?._meta?.progressToken ?? ctx.mcpReq._meta?.progressToken;
-    if (token !== undefined) {
-      caller.progress = (p) => ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, ...p } }).catch(() => undefined);
-    }
-    caller.notify = (method, notifyParams) => {
-      void ctx.mcpReq.notify({ method, params: notifyParams } as never).catch(() => undefined);
-    };
-    if (session.era === 'legacy') {
-      caller.ask = (method: ClientRequestMethod, askParams, signal) =>
-        ctx.mcpReq.send({ method, params: askParams } as never, { signal, timeout: 10 * 60_000 }) as Promise<Record<string, unknown>>;
-    }
     if (ctx.mcpReq.inputResponses) caller.inputResponses = ctx.mcpReq.inputResponses;
     const state = ctx.mcpReq.requestState<string>();
     if (typeof state === 'string') caller.requestState = state;
@@ -84,25 +77,25 @@ export function createFrontServer(deps: FrontDeps, resolveSession: SessionResolv
     }
   };
 
-  server.setRequestHandler('tools/list', (_req, ctx) => guard(() => pipeline.listTools(callerOf(ctx))));
+  server.setRequestHandler('tools/list', (_req, ctx) => guard(() => pipeline.listTools(callerFor(ctx))));
   server.setRequestHandler('tools/call', (req, ctx) =>
-    guard(() => pipeline.callTool(callerOf(ctx, req.params), req.params.name, req.params.arguments as Record<string, unknown> | undefined, req.params._meta as Record<string, unknown> | undefined)) as never,
+    guard(() => pipeline.callTool(callerFor(ctx, req.params), req.params.name, req.params.arguments as Record<string, unknown> | undefined, req.params._meta as Record<string, unknown> | undefined)) as never,
   );
   // The SDK refuses handlers for capabilities the server did not declare.
   if (capabilities.resources) {
-    server.setRequestHandler('resources/list', (_req, ctx) => guard(() => pipeline.listResources(callerOf(ctx))));
-    server.setRequestHandler('resources/templates/list', (_req, ctx) => guard(() => pipeline.listResourceTemplates(callerOf(ctx))));
-    server.setRequestHandler('resources/read', (req, ctx) => guard(() => pipeline.readResource(callerOf(ctx), req.params.uri)) as never);
+    server.setRequestHandler('resources/list', (_req, ctx) => guard(() => pipeline.listResources(callerFor(ctx))));
+    server.setRequestHandler('resources/templates/list', (_req, ctx) => guard(() => pipeline.listResourceTemplates(callerFor(ctx))));
+    server.setRequestHandler('resources/read', (req, ctx) => guard(() => pipeline.readResource(callerFor(ctx), req.params.uri)) as never);
   }
   if (capabilities.resources?.subscribe) {
-    server.setRequestHandler('resources/subscribe', (req, ctx) => guard(() => pipeline.subscribe(callerOf(ctx), req.params.uri, true)));
-    server.setRequestHandler('resources/unsubscribe', (req, ctx) => guard(() => pipeline.subscribe(callerOf(ctx), req.params.uri, false)));
+    server.setRequestHandler('resources/subscribe', (req, ctx) => guard(() => pipeline.subscribe(callerFor(ctx), req.params.uri, true)));
+    server.setRequestHandler('resources/unsubscribe', (req, ctx) => guard(() => pipeline.subscribe(callerFor(ctx), req.params.uri, false)));
   }
   if (capabilities.prompts) {
-    server.setRequestHandler('prompts/list', (_req, ctx) => guard(() => pipeline.listPrompts(callerOf(ctx))));
-    server.setRequestHandler('prompts/get', (req, ctx) => guard(() => pipeline.getPrompt(callerOf(ctx), req.params.name, req.params.arguments)) as never);
+    server.setRequestHandler('prompts/list', (_req, ctx) => guard(() => pipeline.listPrompts(callerFor(ctx))));
+    server.setRequestHandler('prompts/get', (req, ctx) => guard(() => pipeline.getPrompt(callerFor(ctx), req.params.name, req.params.arguments)) as never);
   }
-  server.setRequestHandler('completion/complete', (req, ctx) => guard(() => pipeline.complete(callerOf(ctx), req.params)));
-  server.setRequestHandler('logging/setLevel', (req, ctx) => guard(() => pipeline.setLoggingLevel(callerOf(ctx), req.params.level)));
+  server.setRequestHandler('completion/complete', (req, ctx) => guard(() => pipeline.complete(callerFor(ctx), req.params)));
+  server.setRequestHandler('logging/setLevel', (req, ctx) => guard(() => pipeline.setLoggingLevel(callerFor(ctx), req.params.level)));
   return server;
 }
