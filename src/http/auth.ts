@@ -4,6 +4,7 @@
  * cookie). Every refusal is audited as `auth.failed` and counted; no response or audit line
  * ever carries the token.
  */
+import { LRUCache } from 'lru-cache';
 import { createRemoteJWKSet, customFetch, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Context, Handler, MiddlewareHandler } from 'hono';
 import { isLoopbackHost, type GatewayConfig } from '../config/index.js';
@@ -155,6 +156,9 @@ function clip(value: string, max = 80): string {
   return value.length > max ? `${value.slice(0, max)}…` : value;
 }
 
+/** Refusals audited per remote address and minute; past that they are counted (see auditFailure). */
+export const AUDITED_FAILURES_PER_MINUTE = 20;
+
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   const { auth, audit } = options;
   const now = options.now ?? Date.now;
@@ -176,17 +180,47 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   /** Login tokens already exchanged for a cookie (jti → expiry ms): each link works once. */
   const usedLogins = new Map<string, number>();
 
-  function fail(failure: AuthFailure, route: string, remoteAddress: string | undefined): Response {
+  /** Audited failures per remote address in the current minute (see auditFailure). */
+  const failureWindows = new LRUCache<string, { start: number; audited: number; suppressed: number }>({ max: 10_000 });
+
+  /**
+   * Audits a refusal, at most AUDITED_FAILURES_PER_MINUTE per remote address and minute: a
+   * client hammering the endpoint with bad tokens must not flood the audit log. Past the limit
+   * one `throttled` line says so; later failures are only counted (metrics count every one),
+   * and the first line of the address's next minute carries how many were left out.
+   */
+  function auditFailure(failure: AuthFailure, route: string, remote: string): void {
+    const at = now();
+    let window = failureWindows.get(remote);
+    let leftOut = 0;
+    if (!window || at - window.start >= 60_000) {
+      leftOut = window?.suppressed ?? 0;
+      window = { start: at, audited: 0, suppressed: 0 };
+      failureWindows.set(remote, window);
+    }
+    if (window.audited > AUDITED_FAILURES_PER_MINUTE) {
+      window.suppressed++;
+      return;
+    }
+    window.audited++;
+    const base = { event: 'auth.failed' as const, route, remote, status: failure.status };
+    if (window.audited > AUDITED_FAILURES_PER_MINUTE) {
+      window.suppressed++;
+      audit.record({ ...base, outcome: 'throttled', reason: 'throttled', message: `more than ${AUDITED_FAILURES_PER_MINUTE} refusals from ${remote} this minute; further ones are counted, not logged` });
+      return;
+    }
     audit.record({
-      event: 'auth.failed',
+      ...base,
       outcome: failure.reason,
       reason: failure.reason,
       message: failure.message,
-      status: failure.status,
-      route,
-      remote: remoteAddress ?? 'unknown',
       ...(failure.agent === undefined ? {} : { agent: failure.agent }),
+      ...(leftOut > 0 ? { notLogged: leftOut } : {}),
     });
+  }
+
+  function fail(failure: AuthFailure, route: string, remoteAddress: string | undefined): Response {
+    auditFailure(failure, route, remoteAddress ?? 'unknown');
     options.metrics?.recordAuthFailure(failure.reason);
     const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store' };
     if (failure.status === 401) {

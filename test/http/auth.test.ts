@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type CryptoKey, type JWK } from 'jose';
-import { createAuthenticator, type AuthConfig } from '../../src/http/auth.js';
+import { AUDITED_FAILURES_PER_MINUTE, createAuthenticator, type AuthConfig } from '../../src/http/auth.js';
 import { createMetrics, type Metrics } from '../../src/http/metrics.js';
 import type { HttpIdentity } from '../../src/proxy/front/http.js';
 import { parsePrometheus, sampleValue, tempAudit, type TempAudit } from './helpers.js';
@@ -120,6 +120,27 @@ describe('JWT identity with an HS256 secret', () => {
       expect(sampleValue(samples, 'portcullis_auth_failures_total', { reason: attack.reason })).toBe(1);
     });
   }
+
+  it('audits at most a bounded number of refusals per address and minute, and counts every one', async () => {
+    let clock = NOW;
+    const throttled = createAuthenticator({ auth: jwtAuth({ secret: SECRET }), agents: ['default'], publicUrl: PUBLIC_URL, audit: audit.audit, metrics, now: () => clock, stateDir: audit.dir });
+    const extra = 5;
+    for (let i = 0; i < AUDITED_FAILURES_PER_MINUTE + extra; i++) expect(((await throttled.identify(mcpRequest('not-a-jwt'), '198.51.100.9')) as Response).status).toBe(401);
+    // Another address is audited on its own.
+    await throttled.identify(mcpRequest('not-a-jwt'), '198.51.100.10');
+    let lines = audit.lines();
+    const from = (remote: string) => lines.filter((l) => l.remote === remote);
+    expect(from('198.51.100.9').filter((l) => l.reason !== 'throttled')).toHaveLength(AUDITED_FAILURES_PER_MINUTE);
+    expect(from('198.51.100.9').filter((l) => l.reason === 'throttled')).toHaveLength(1);
+    expect(from('198.51.100.10')).toHaveLength(1);
+    const samples = parsePrometheus(await metrics.render());
+    expect(sampleValue(samples, 'portcullis_auth_failures_total', { reason: 'malformed' })).toBe(AUDITED_FAILURES_PER_MINUTE + extra + 1);
+    // The next minute audits again, saying how many were left out.
+    clock += 61_000;
+    await throttled.identify(mcpRequest('not-a-jwt'), '198.51.100.9');
+    lines = audit.lines();
+    expect(lines.at(-1)).toMatchObject({ event: 'auth.failed', remote: '198.51.100.9', notLogged: extra });
+  });
 
   it('answers a request without a token with 401 and a WWW-Authenticate naming the metadata, but no error code', async () => {
     const res = (await auth.identify(mcpRequest())) as Response;
