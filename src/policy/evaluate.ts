@@ -33,7 +33,7 @@ export interface Decision {
   readonly rule?: RuleRef;
   readonly reasons: readonly string[];
   /** Counter keys to record (`UsageCounter.record`) if, and only if, the call executes. */
-  readonly limitKeys?: string[];
+  readonly limitKeys?: readonly string[];
   /** The deciding rule's undo template, unrendered (`{{args.x}}`, `{{result.…}}`); frozen. */
   readonly undo?: { readonly tool: string; readonly args: Record<string, unknown> };
   /** Set when a rate limit denied the call. */
@@ -126,9 +126,9 @@ function ruleDecision(rule: CompiledRule, limitKeys: readonly string[] | undefin
   return Object.freeze({
     effect: rule.effect,
     rule: rule.ref,
-    reasons: Object.freeze([rule.reasonText]) as string[],
+    reasons: Object.freeze([rule.reasonText]),
     ...(rule.undo ? { undo: rule.undo as Decision['undo'] } : {}),
-    ...(limitKeys ? { limitKeys: limitKeys as string[] } : {}),
+    ...(limitKeys ? { limitKeys } : {}),
   });
 }
 
@@ -145,7 +145,7 @@ function defaultDeny(input: PolicyInput, near: readonly CompiledRule[] = []): De
     return `${r.path} ${r.effect === 'ask' ? 'asks for' : 'allows'} it only where ${only}`;
   });
   const why = needs.length > 0 ? `: ${needs.join('; ')}` : '';
-  return Object.freeze({ effect: 'deny', reasons: Object.freeze([`no rule allows ${input.name} for agent ${input.agent}${why}`]) as string[] });
+  return Object.freeze({ effect: 'deny', reasons: Object.freeze([`no rule allows ${input.name} for agent ${input.agent}${why}`]) });
 }
 
 /**
