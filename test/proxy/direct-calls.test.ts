@@ -37,7 +37,10 @@ function setup(callTool: (caller: Caller, name: string, args?: Record<string, un
       return callTool(caller, name, args);
     },
   } as unknown as Pipeline;
-  const registry = { findTool: (name: string) => (name.startsWith('up__') ? { upstream: { acceptsDirect: opts.direct ?? true } } : undefined) } as unknown as UpstreamRegistry;
+  const upstream = (isolation: string) => ({ acceptsDirect: opts.direct ?? true, config: { isolation } });
+  const registry = {
+    findTool: (name: string) => (name.startsWith('up__') ? { upstream: upstream('shared') } : name.startsWith('own__') ? { upstream: upstream('session') } : undefined),
+  } as unknown as UpstreamRegistry;
   const direct = new DirectCallsTransport(wire, pipeline, registry);
   const passed: JSONRPCMessage[] = [];
   direct.onmessage = (message) => passed.push(message);
@@ -65,6 +68,7 @@ describe('direct tools/call on the stdio front', () => {
     ['before the client initialised', { id: 1, method: 'tools/call', params: { name: 'up__echo' } }, { initialised: false }],
     ['when the upstream is not 2025-era stdio', { id: 1, method: 'tools/call', params: { name: 'up__echo' } }, { direct: false }],
     ['for a tool with no route', { id: 1, method: 'tools/call', params: { name: 'nowhere' } }, {}],
+    ['for a tool of a session-isolated upstream', { id: 1, method: 'tools/call', params: { name: 'own__echo' } }, {}],
     ['for arguments that are not an object', { id: 1, method: 'tools/call', params: { name: 'up__echo', arguments: [1, 2] } }, {}],
     ['for a name that is not a string', { id: 1, method: 'tools/call', params: { name: 42 } }, {}],
     ['for params with keys of another revision', { id: 1, method: 'tools/call', params: { name: 'up__echo', task: { ttl: 1 } } }, {}],

@@ -39,6 +39,15 @@ function plainCallParams(params: unknown): Params | undefined {
   return params as Params;
 }
 
+/**
+ * A tool whose upstream is 2025-era over stdio, shared by all sessions: a session-isolated
+ * upstream gets its own instance per session, which the shared one's era says nothing about.
+ */
+function isDirectRoute(registry: UpstreamRegistry, name: string): boolean {
+  const upstream = registry.findTool(name)?.upstream;
+  return upstream !== undefined && upstream.acceptsDirect && upstream.config.isolation !== 'session';
+}
+
 /** What the direct path needs of the connection: set once the SDK server has been made for it. */
 export interface DirectConnection {
   /** The connection's SDK server (for requests to the client and its capabilities). */
@@ -102,7 +111,7 @@ export class DirectCallsTransport implements Transport {
     // Until the client has initialised, the SDK server answers (and refuses) what it sends.
     if (!connection?.server.getClientCapabilities()) return false;
     const params = plainCallParams(m.params);
-    if (!params || !this.registry.findTool(params.name)?.upstream.acceptsDirect) return false;
+    if (!params || !isDirectRoute(this.registry, params.name)) return false;
     void this.serve(connection, m.id, params);
     return true;
   }
