@@ -3,7 +3,7 @@
  * glob, regex or condition is collected with its YAML path; evaluation never parses anything.
  */
 import type { AgentConfig, Condition, Config, Effect, NameRule, ToolRule } from '../config/schema.js';
-import { compileConditionCheck, describeCondition, verdictOf, type ConditionVerdictFn } from './conditions.js';
+import { compileConditionCheck, describeCondition, type ConditionVerdictFn } from './conditions.js';
 import { compileGlob, isLiteralGlob, type GlobMatcher } from './glob.js';
 import type { Answers } from './evaluate.js';
 import { limitKey } from './limits.js';
@@ -13,22 +13,13 @@ export type Kind = 'tool' | 'resource' | 'prompt';
 export interface CompiledCondition {
   readonly key: string;
   readonly path: string;
-  /** true / false, or undefined when the input cannot be judged (malformed path, missing claim). */
-  readonly verdict: ConditionVerdictFn;
-  /** `verdict` for a present value (see compileConditionCheck). */
+  /**
+   * true / false, or undefined when the input cannot be judged (malformed path, missing claim),
+   * for a PRESENT value: a missing argument is false before any check runs (see compileConditionCheck).
+   */
   readonly check: ConditionVerdictFn;
   readonly source: Condition;
   readonly description: string;
-}
-
-/**
- * A rule's conditions, by position in `where`: the argument each reads and its check (a missing
- * argument is false before any check runs). Interned, so 1,000 agents built from one role
- * template judge through the same few objects.
- */
-export interface Checks {
-  readonly keys: readonly string[];
-  readonly checks: readonly ConditionVerdictFn[];
 }
 
 export interface RuleRef {
@@ -49,8 +40,6 @@ export interface CompiledRule {
   readonly match: GlobMatcher;
   readonly readOnly: boolean;
   readonly where: readonly CompiledCondition[];
-  /** `where` as evaluation walks it; shared by every rule with the same conditions. */
-  readonly checks: Checks;
   readonly reason: string | undefined;
   readonly undo: { readonly tool: string; readonly args: Readonly<Record<string, unknown>> } | undefined;
   /** Shared, frozen: what decisions carry as `rule`. */
@@ -111,7 +100,6 @@ const MAX_MEMO_PER_POLICY = 200_000;
 const NO_RULES: readonly CompiledRule[] = Object.freeze([]);
 const NO_CANDIDATES: Candidates = Object.freeze({ all: NO_RULES, deny: NO_RULES, ask: NO_RULES, allow: NO_RULES });
 const NO_CONDITIONS: readonly CompiledCondition[] = Object.freeze([]);
-const NO_CHECKS: Checks = Object.freeze({ keys: Object.freeze([]), checks: Object.freeze([]) });
 
 export interface CompiledLimit {
   readonly index: number;
@@ -208,16 +196,14 @@ interface Interner {
   readonly globs: Map<string, GlobMatcher | Failure>;
   readonly buckets: Map<string, readonly GlobMatcher[]>;
   readonly memoBudget: MemoBudget;
-  readonly conditions: Map<string, { check: ConditionVerdictFn; verdict: ConditionVerdictFn; description: string } | Failure>;
-  /** Checks by the cache keys of their conditions. */
-  readonly checks: Map<string, Checks>;
+  readonly conditions: Map<string, { check: ConditionVerdictFn; description: string } | Failure>;
 }
 interface Failure {
   readonly failure: unknown;
 }
 
 function newInterner(): Interner {
-  return { globs: new Map(), buckets: new Map(), conditions: new Map(), checks: new Map(), memoBudget: newMemoBudget() };
+  return { globs: new Map(), buckets: new Map(), conditions: new Map(), memoBudget: newMemoBudget() };
 }
 
 function errorMessage(err: unknown): string {
@@ -281,18 +267,15 @@ export function compileNameGlob(pattern: string): GlobMatcher {
   return compileGlob(pattern);
 }
 
-function compileWhere(where: Record<string, Condition> | undefined, rulePath: string, issues: PolicyIssue[], interner: Interner): { where: readonly CompiledCondition[]; checks: Checks } {
+function compileWhere(where: Record<string, Condition> | undefined, rulePath: string, issues: PolicyIssue[], interner: Interner): readonly CompiledCondition[] {
   const out: CompiledCondition[] = [];
-  const cacheKeys: string[] = [];
   for (const [key, source] of Object.entries(where ?? {})) {
     const path = wherePath(rulePath, key);
     const cacheKey = `${key}\u0000${stableJson(source)}`;
-    cacheKeys.push(cacheKey);
     let entry = interner.conditions.get(cacheKey);
     if (!entry) {
       try {
-        const check = compileConditionCheck(source);
-        entry = { check, verdict: verdictOf(check), description: describeCondition(key, source) };
+        entry = { check: compileConditionCheck(source), description: describeCondition(key, source) };
       } catch (failure) {
         entry = { failure };
       }
@@ -303,18 +286,10 @@ function compileWhere(where: Record<string, Condition> | undefined, rulePath: st
       const sub = typeof (err as { path?: unknown }).path === 'string' ? (err as { path: string }).path : '';
       issues.push({ path: sub ? `${path}.${sub}` : path, message: errorMessage(err) });
     } else {
-      out.push(Object.freeze({ key, path, verdict: entry.verdict, check: entry.check, source, description: entry.description }));
+      out.push(Object.freeze({ key, path, check: entry.check, source, description: entry.description }));
     }
   }
-  if (out.length === 0) return { where: NO_CONDITIONS, checks: NO_CHECKS };
-  // Length-prefixed: keys may hold any character, so a separator alone could be forged.
-  const checksKey = cacheKeys.map((k) => `${k.length}:${k}`).join('');
-  let checks = interner.checks.get(checksKey);
-  if (!checks) {
-    checks = Object.freeze({ keys: Object.freeze(out.map((c) => c.key)), checks: Object.freeze(out.map((c) => c.check)) });
-    interner.checks.set(checksKey, checks);
-  }
-  return { where: Object.freeze(out), checks };
+  return out.length > 0 ? Object.freeze(out) : NO_CONDITIONS;
 }
 
 /** JSON with object keys sorted, so equal values give equal text. */
@@ -335,7 +310,7 @@ function compileRule(kind: Kind, rule: ToolRule | NameRule, index: number, agent
   const before = issues.length;
   const match = tryGlob(pattern, `${path}.${effect}`, issues, interner);
   const toolRule = kind === 'tool' ? (rule as ToolRule) : undefined;
-  const { where, checks } = compileWhere(toolRule?.where, path, issues, interner);
+  const where = compileWhere(toolRule?.where, path, issues, interner);
   if (!match || issues.length > before) return undefined;
   const readOnly = toolRule?.readOnly === true;
   const summary = [pattern, ...(readOnly ? ['read-only tools only'] : []), ...where.map((c) => c.description)].join(', ');
@@ -350,7 +325,6 @@ function compileRule(kind: Kind, rule: ToolRule | NameRule, index: number, agent
     match,
     readOnly,
     where,
-    checks,
     reason: rule.reason,
     undo: toolRule?.undo ? Object.freeze({ tool: toolRule.undo.tool, args: Object.freeze({ ...toolRule.undo.args }) }) : undefined,
     ref: Object.freeze(rule.id !== undefined ? { path, index, id: rule.id } : { path, index }),

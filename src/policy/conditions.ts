@@ -687,11 +687,7 @@ export function compileConditionCheck(cond: Condition): ConditionVerdictFn {
 
 /** Compiles a condition to a three-valued verdict (see ConditionVerdict). Throws ConditionError. */
 export function compileConditionVerdict(cond: Condition): ConditionVerdictFn {
-  return verdictOf(compileConditionCheck(cond));
-}
-
-/** The full verdict from a check (see compileConditionCheck). */
-export function verdictOf(check: ConditionVerdictFn): ConditionVerdictFn {
+  const check = compileConditionCheck(cond);
   return (value, refs) => (value === undefined ? false : check(value, refs));
 }
 

@@ -187,9 +187,8 @@ function answersFor(agent: CompiledAgent, kind: Kind, name: string): Answers {
   const rules = [...deny, ...ask, ...allow];
   const ops: Op[] = [];
   for (const rule of rules) {
-    const { keys, checks } = rule.checks;
-    ops.push(rule.readOnly ? -1 - keys.length : keys.length);
-    keys.forEach((key, k) => ops.push(key, checks[k]!));
+    ops.push(rule.readOnly ? -1 - rule.where.length : rule.where.length);
+    for (const cond of rule.where) ops.push(cond.key, cond.check);
   }
   const limits = kind === 'tool' ? agent.limits.filter((l) => l.match(name)) : [];
   return remember(set, 'answers', name, {
