@@ -5,11 +5,9 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/client';
 import {
-  compilePolicy,
   evaluate,
   formatDenial,
   lockdownFor,
-  PolicyCompileError,
   type CatalogTool,
   type CompiledPolicy,
   type Decision,
@@ -17,7 +15,7 @@ import {
   type ToolFacts,
 } from '../policy/index.js';
 import { openLiveCatalog, UNREACHABLE_HINT, UpstreamsUnreachableError } from './catalog.js';
-import { errorText, EXIT, GATEWAY_CLIENT_OPTIONS, loadConfigOrExit, parseCommand, processIo, reportCompileError, usageError, type CliIo } from './command-io.js';
+import { errorText, EXIT, GATEWAY_CLIENT_OPTIONS, compilePolicyOrExit, loadConfigOrExit, parseCommand, processIo, usageError, type CliIo } from './command-io.js';
 import { gatewayBase, readStateLockdown } from './lockdown.js';
 
 const HELP = `usage: portcullis call TOOL [--args JSON] [--dry-run [--agent NAME] [--claims JSON] [--live] [-c FILE]] [--url URL] [--token TOKEN] [--json]
@@ -155,13 +153,8 @@ function formatDryRun(r: DryRunResult): string {
 async function dryRunCommand(io: CliIo, tool: string, opts: { config: string; agent: string; args: Record<string, unknown>; claims?: Record<string, unknown>; live: boolean; json: boolean }): Promise<number> {
   const loaded = await loadConfigOrExit(io, 'call', opts.config);
   if (typeof loaded === 'number') return loaded;
-  let policy: CompiledPolicy;
-  try {
-    policy = compilePolicy(loaded.config, { version: loaded.hash });
-  } catch (error) {
-    if (error instanceof PolicyCompileError) return reportCompileError(io, 'call', opts.config, error);
-    throw error;
-  }
+  const policy = await compilePolicyOrExit(io, 'call', opts.config, loaded);
+  if (typeof policy === 'number') return policy;
   if (!policy.agents.has(opts.agent)) {
     io.err(`portcullis call: ${opts.config}: no agent named '${opts.agent}' under agents (its calls would all be denied); known agents: ${[...policy.agents.keys()].join(', ') || '(none)'}\n`);
     return EXIT.FAILED;

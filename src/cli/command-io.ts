@@ -5,7 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, formatIssues, loadConfig, locatorForFile, type Issue, type LoadedConfig } from '../config/index.js';
-import type { PolicyCompileError, PolicyIssue } from '../policy/index.js';
+import { compilePolicy, PolicyCompileError, type CompiledPolicy, type PolicyIssue } from '../policy/index.js';
 
 /** A command's outside world; tests pass their own. */
 export interface CliIo {
@@ -68,10 +68,15 @@ export async function placePolicyIssues(file: string, issues: readonly PolicyIss
   return issues.map((i) => ({ path: i.path, message: i.message, hint: 'fix the pattern or condition (see SPEC §4)', ...locate(i.path) }));
 }
 
-/** Prints a PolicyCompileError's issues and returns exit code 1. */
-export async function reportCompileError(io: CliIo, command: string, file: string, error: PolicyCompileError): Promise<number> {
-  io.err(`portcullis ${command}: ${file} has an invalid policy:\n${formatIssues(file, await placePolicyIssues(file, error.issues))}\n`);
-  return EXIT.FAILED;
+/** The config's compiled policy, or (after printing its issues, placed in the file) exit code 1. */
+export async function compilePolicyOrExit(io: CliIo, command: string, file: string, loaded: LoadedConfig): Promise<CompiledPolicy | number> {
+  try {
+    return compilePolicy(loaded.config, { version: loaded.hash });
+  } catch (error) {
+    if (!(error instanceof PolicyCompileError)) throw error;
+    io.err(`portcullis ${command}: ${file} has an invalid policy:\n${formatIssues(file, await placePolicyIssues(file, error.issues))}\n`);
+    return EXIT.FAILED;
+  }
 }
 
 /** `message` of an unknown thrown value. */

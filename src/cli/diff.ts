@@ -1,7 +1,7 @@
 /** `portcullis diff OLD.yaml NEW.yaml [--live] [--json]`: the capability diff, for pull-request review. */
-import { compilePolicy, diffPolicies, formatDiff, PolicyCompileError, type PolicyCatalog, type PolicyDiff } from '../policy/index.js';
+import { diffPolicies, formatDiff, type PolicyCatalog, type PolicyDiff } from '../policy/index.js';
 import { openLiveCatalog, UNREACHABLE_HINT, UpstreamsUnreachableError } from './catalog.js';
-import { EXIT, loadConfigOrExit, parseCommand, processIo, reportCompileError, usageError, type CliIo } from './command-io.js';
+import { compilePolicyOrExit, EXIT, loadConfigOrExit, parseCommand, processIo, usageError, type CliIo } from './command-io.js';
 
 const HELP = `usage: portcullis diff OLD.yaml NEW.yaml [--live] [--json]
 
@@ -32,12 +32,8 @@ export async function diffCommand(argv: string[], io: CliIo = processIo()): Prom
 
   // Compile each side first, so that a broken policy is reported against its own file.
   for (const [file, loaded] of [[oldFile, before], [newFile, after]] as const) {
-    try {
-      compilePolicy(loaded.config, { version: loaded.hash });
-    } catch (error) {
-      if (error instanceof PolicyCompileError) return reportCompileError(io, 'diff', file, error);
-      throw error;
-    }
+    const policy = await compilePolicyOrExit(io, 'diff', file, loaded);
+    if (typeof policy === 'number') return policy;
   }
 
   let catalog: PolicyCatalog | undefined;

@@ -1,7 +1,7 @@
 /** `portcullis explain [-c FILE] [--agent NAME] [--live] [--json]`: the effective permission table. */
-import { compilePolicy, explainAgent, formatExplainTable, lockdownFor, PolicyCompileError, type CompiledPolicy, type ExplainRow, type LockdownState, type PolicyCatalog } from '../policy/index.js';
+import { explainAgent, formatExplainTable, lockdownFor, type CompiledPolicy, type ExplainRow, type LockdownState, type PolicyCatalog } from '../policy/index.js';
 import { openLiveCatalog, UNREACHABLE_HINT, UpstreamsUnreachableError } from './catalog.js';
-import { EXIT, loadConfigOrExit, parseCommand, processIo, reportCompileError, type CliIo } from './command-io.js';
+import { compilePolicyOrExit, EXIT, loadConfigOrExit, parseCommand, processIo, type CliIo } from './command-io.js';
 import { readStateLockdown } from './lockdown.js';
 
 const HELP = `usage: portcullis explain [-c FILE] [--agent NAME] [--live] [--json]
@@ -48,13 +48,8 @@ export async function explainCommand(argv: string[], io: CliIo = processIo()): P
   const { values } = parsed;
   const loaded = await loadConfigOrExit(io, 'explain', values.config);
   if (typeof loaded === 'number') return loaded;
-  let policy: CompiledPolicy;
-  try {
-    policy = compilePolicy(loaded.config, { version: loaded.hash });
-  } catch (error) {
-    if (error instanceof PolicyCompileError) return reportCompileError(io, 'explain', values.config, error);
-    throw error;
-  }
+  const policy = await compilePolicyOrExit(io, 'explain', values.config, loaded);
+  if (typeof policy === 'number') return policy;
   const known = [...policy.agents.keys()];
   if (values.agent !== undefined && !policy.agents.has(values.agent)) {
     io.err(`portcullis explain: ${values.config}: no agent named '${values.agent}' under agents; known agents: ${known.join(', ') || '(none)'}\n`);
