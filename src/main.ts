@@ -146,7 +146,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     late.pipeline = pipeline;
     await registry.start();
 
-    if (options.stdio) life.add(startStdioFront({ pipeline, registry, hub, log, agent: options.agent ?? 'default' }), (f) => f.close());
+    if (options.stdio) life.add(startStdioFront({ pipeline, registry, hub, log, agent: options.agent ?? 'default', maxRequestBytes: config.gateway.limits.maxRequestBytes }), (f) => f.close());
 
     if (listenAddress) {
       const { host, port } = parseListen(listenAddress);

@@ -4,6 +4,7 @@
  * back something that is not a tools/call result.
  */
 import type { JSONRPCMessage, Server, Transport } from '@modelcontextprotocol/server';
+import type { Intercept } from '../../src/proxy/json-lines.js';
 import { describe, expect, it } from 'vitest';
 import { DirectCallsTransport } from '../../src/proxy/front/direct-calls.js';
 import { GatewayError } from '../../src/errors.js';
@@ -15,14 +16,17 @@ class ScriptedWire implements Transport {
   onmessage?: Transport['onmessage'];
   onclose?: () => void;
   onerror?: (error: Error) => void;
+  intercept: Intercept | undefined;
   readonly sent: JSONRPCMessage[] = [];
   async start(): Promise<void> {}
   async close(): Promise<void> {}
   async send(message: JSONRPCMessage): Promise<void> {
     this.sent.push(message);
   }
+  /** As the stdio wire does: offered to the intercept first, then delivered. */
   deliver(message: Record<string, unknown>): void {
-    this.onmessage?.({ jsonrpc: '2.0', ...message } as JSONRPCMessage);
+    const parsed = { jsonrpc: '2.0', ...message };
+    if (!this.intercept?.(parsed)) this.onmessage?.(parsed as JSONRPCMessage);
   }
 }
 

@@ -13,6 +13,7 @@
  */
 import { isCallToolResult, type JSONRPCMessage, type Server, type Transport, type TransportSendOptions } from '@modelcontextprotocol/server';
 import { asGatewayError, GatewayError, toJsonRpcError } from '../../errors.js';
+import type { Intercept } from '../json-lines.js';
 import type { Pipeline } from '../pipeline.js';
 import type { Session } from '../session.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
@@ -36,6 +37,8 @@ function plainCallParams(params: unknown): Params | undefined {
   if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH) return undefined;
   if (args !== undefined && !isPlainObject(args)) return undefined;
   if (meta !== undefined && !isPlainObject(meta)) return undefined;
+  const token = meta?.progressToken;
+  if (token !== undefined && typeof token !== 'string' && typeof token !== 'number') return undefined;
   return params as Params;
 }
 
@@ -56,9 +59,15 @@ export interface DirectConnection {
   session(): Session;
 }
 
+/** A wire that offers each parsed message to `intercept` before validating it (see json-lines.ts). */
+export interface InterceptingTransport extends Transport {
+  intercept: Intercept | undefined;
+}
+
 /**
  * Wraps the wire transport: inbound `tools/call` requests (and cancellations of them) that the
- * direct path can serve are taken off before the SDK sees them; everything else passes through.
+ * direct path can serve are taken off as they are parsed, before the SDK (or its schema
+ * validation) sees them; everything else passes through.
  */
 export class DirectCallsTransport implements Transport {
   onclose?: () => void;
@@ -69,13 +78,12 @@ export class DirectCallsTransport implements Transport {
   private readonly inFlight = new Map<string | number, AbortController>();
 
   constructor(
-    private readonly wire: Transport,
+    private readonly wire: InterceptingTransport,
     private readonly pipeline: Pipeline,
     private readonly registry: UpstreamRegistry,
   ) {
-    wire.onmessage = (message, extra) => {
-      if (!this.take(message)) this.onmessage?.(message, extra);
-    };
+    wire.intercept = (message) => this.take(message);
+    wire.onmessage = (message, extra) => this.onmessage?.(message, extra);
     wire.onclose = () => {
       for (const controller of this.inFlight.values()) controller.abort(new Error('the client went away'));
       this.inFlight.clear();
@@ -96,9 +104,9 @@ export class DirectCallsTransport implements Transport {
     return this.wire.close();
   }
 
-  /** Serves the message if it is ours to serve; false leaves it to the SDK. */
-  private take(message: JSONRPCMessage): boolean {
-    const m = message as { id?: string | number; method?: string; params?: unknown };
+  /** Serves the message (parsed, not yet validated) if it is ours to serve; false leaves it to the SDK. */
+  private take(m: Record<string, unknown>): boolean {
+    if (m.jsonrpc !== '2.0') return false;
     if (m.method === 'notifications/cancelled') {
       const requestId = isPlainObject(m.params) ? m.params.requestId : undefined;
       const controller = typeof requestId === 'string' || typeof requestId === 'number' ? this.inFlight.get(requestId) : undefined;

@@ -3,21 +3,22 @@
  * SDK's serveStdio decides the era from the opening exchange; the connection is one session.
  * For a 2025-era client, `tools/call` is served straight off the wire (see direct-calls.ts).
  */
-import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { Server } from '@modelcontextprotocol/server';
 import type { Logger } from '../../log.js';
 import type { Era } from '../session.js';
 import { DirectCallsTransport } from './direct-calls.js';
 import type { FrontHub } from './hub.js';
 import { createFrontServer, type FrontDeps } from './server.js';
+import { StdioWire } from './stdio-wire.js';
 
 export interface StdioFront {
   close(): Promise<void>;
 }
 
-export function startStdioFront(deps: FrontDeps & { hub: FrontHub; log: Logger; agent: string }): StdioFront {
+export function startStdioFront(deps: FrontDeps & { hub: FrontHub; log: Logger; agent: string; maxRequestBytes: number }): StdioFront {
   const { hub } = deps;
-  const wire = new DirectCallsTransport(new StdioServerTransport(), deps.pipeline, deps.registry);
+  const wire = new DirectCallsTransport(new StdioWire(process.stdin, process.stdout, deps.maxRequestBytes), deps.pipeline, deps.registry);
   const sessionOf = (era: Era, server: Server) => hub.sessions.open('stdio', () => hub.newSession({ agent: deps.agent, claims: undefined, transport: 'stdio', era, server }));
   const handle = serveStdio(
     ({ era }) => {

@@ -4,7 +4,6 @@
  * stderr for error messages. It knows nothing of policy or clients: requests the upstream makes
  * of the client (sampling, elicitation, roots) and its notifications go to the hooks.
  */
-import type { Readable } from 'node:stream';
 import {
   Client,
   ProtocolError,
@@ -19,11 +18,12 @@ import {
   type Tool,
   type Transport,
 } from '@modelcontextprotocol/client';
-import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
+import { getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
 import { isStdioServer, type ServerConfig } from '../../config/index.js';
 import { GatewayError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { compileGlob } from '../../policy/index.js';
+import { ChildStdioTransport } from './child-stdio.js';
 import { killTree } from './process-tree.js';
 
 export type UpstreamState = 'starting' | 'up' | 'down' | 'closed';
@@ -133,22 +133,13 @@ export class Upstream {
   private buildTransport(): Transport {
     const cfg = this.config;
     if (isStdioServer(cfg)) {
-      const transport = new StdioClientTransport({
+      return new ChildStdioTransport({
         command: cfg.command,
-        args: cfg.args,
+        ...(cfg.args === undefined ? {} : { args: cfg.args }),
         env: { ...getDefaultEnvironment(), ...(cfg.env ?? {}) },
         ...(cfg.cwd === undefined ? {} : { cwd: cfg.cwd }),
-        stderr: 'pipe',
+        onStderrLine: (line) => this.pushStderr(line),
       });
-      const stderr = transport.stderr as Readable | null;
-      stderr?.setEncoding('utf8');
-      let partial = '';
-      stderr?.on('data', (chunk: string) => {
-        const lines = (partial + chunk).split('\n');
-        partial = lines.pop() ?? '';
-        for (const line of lines) this.pushStderr(line);
-      });
-      return transport;
     }
     const url = new URL(cfg.url);
     const requestInit: RequestInit = cfg.headers ? { headers: cfg.headers } : {};
@@ -209,20 +200,23 @@ export class Upstream {
   /**
    * Progress for the gateway's own tokens is taken off the wire as it arrives: the SDK handles a
    * response at once but a notification a turn later, so a final progress sent just before the
-   * result would otherwise be dropped. Answers to direct requests are taken off here as well.
+   * result would otherwise be dropped. Answers to direct requests are taken off as they are
+   * parsed, before the SDK's schema validation (settleDirect checks what it relies on).
    */
   private routeProgressInWireOrder(transport: Transport): void {
+    if (transport instanceof ChildStdioTransport) {
+      transport.intercept = (m) => {
+        if (m.jsonrpc !== '2.0' || typeof m.id !== 'string' || m.method !== undefined) return false;
+        const pending = this.directRequests.get(m.id);
+        if (!pending) return false;
+        this.settleDirect(m.id, pending, m);
+        return true;
+      };
+    }
     const sdk = transport.onmessage;
     if (!sdk) return;
     transport.onmessage = (message, extra) => {
-      const m = message as { id?: unknown; method?: string; result?: unknown; error?: unknown; params?: { progressToken?: unknown } & ProgressParams };
-      if (typeof m.id === 'string' && m.method === undefined) {
-        const pending = this.directRequests.get(m.id);
-        if (pending) {
-          this.settleDirect(m.id, pending, m);
-          return;
-        }
-      }
+      const m = message as { method?: string; params?: { progressToken?: unknown } & ProgressParams };
       if (m.method === 'notifications/progress' && typeof m.params?.progressToken === 'string') {
         const route = this.progressRoutes.get(m.params.progressToken);
         if (route) {
@@ -241,7 +235,7 @@ export class Upstream {
    * envelope, and HTTP transports their own request bookkeeping.)
    */
   get acceptsDirect(): boolean {
-    return this.state === 'up' && this.transport instanceof StdioClientTransport && this.client?.getProtocolEra() === 'legacy';
+    return this.state === 'up' && this.transport instanceof ChildStdioTransport && this.client?.getProtocolEra() === 'legacy';
   }
 
   /**
@@ -409,7 +403,7 @@ export class Upstream {
     const stderr = this.lastStderr;
     this.log.warn({ reason, lastStderr: stderr }, `upstream ${this.name} unavailable`);
     const old = this.transport;
-    const pid = old instanceof StdioClientTransport ? old.pid : null;
+    const pid = old instanceof ChildStdioTransport ? old.pid : null;
     this.client = undefined;
     this.transport = undefined;
     this.failDirect(reason);
@@ -450,7 +444,7 @@ export class Upstream {
     this.state = 'closed';
     if (this.restartTimer) clearTimeout(this.restartTimer);
     const transport = this.transport;
-    const pid = transport instanceof StdioClientTransport ? transport.pid : null;
+    const pid = transport instanceof ChildStdioTransport ? transport.pid : null;
     this.client = undefined;
     this.transport = undefined;
     this.failDirect('connection closed');

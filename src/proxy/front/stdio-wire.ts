@@ -1,0 +1,79 @@
+/**
+ * The stdio front's wire: JSON-RPC lines on stdin/stdout, like the SDK's StdioServerTransport,
+ * with an `intercept` hook that sees each parsed line before schema validation (see
+ * json-lines.ts). A line over the cap (`gateway.limits.maxRequestBytes`) is answered with a
+ * JSON-RPC error and skipped, as the HTTP front answers a body over it; the connection closes
+ * when stdin ends.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { INVALID_REQUEST, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
+import { JsonLines, type Intercept } from '../json-lines.js';
+
+export class StdioWire implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: Transport['onmessage'];
+  private readonly lines: JsonLines;
+  private started = false;
+  private closed = false;
+
+  constructor(
+    private readonly stdin: Readable = process.stdin,
+    private readonly stdout: Writable = process.stdout,
+    maxLineBytes?: number,
+  ) {
+    this.lines = new JsonLines(this, stdout, {
+      ...(maxLineBytes === undefined ? {} : { maxLineBytes }),
+      onOverflow: (max) => {
+        // Its id is in the part not read: the answer has none (JSON-RPC's null id).
+        const message = `message larger than ${max} bytes`;
+        this.onerror?.(new Error(message));
+        void this.lines.write({ jsonrpc: '2.0', id: null, error: { code: INVALID_REQUEST, message } } as unknown as JSONRPCMessage).catch(() => undefined);
+      },
+    });
+  }
+
+  set intercept(intercept: Intercept | undefined) {
+    this.lines.intercept = intercept;
+  }
+
+  private readonly onData = (chunk: Buffer) => this.lines.push(chunk);
+  private readonly onInputEnd = () => void this.close();
+  private readonly onInputError = (error: Error) => this.onerror?.(error);
+  private readonly onOutputError = (error: Error) => {
+    if (this.closed) return;
+    this.onerror?.(error);
+    void this.close();
+  };
+
+  async start(): Promise<void> {
+    if (this.started) throw new Error('the stdio wire is already started');
+    this.started = true;
+    this.stdin.on('data', this.onData);
+    this.stdin.on('error', this.onInputError);
+    this.stdin.on('end', this.onInputEnd);
+    this.stdin.on('close', this.onInputEnd);
+    this.stdout.on('error', this.onOutputError);
+    if (this.stdin.readableEnded || this.stdin.destroyed) setImmediate(this.onInputEnd);
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('the stdio wire is closed'));
+    return this.lines.write(message);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.stdin.off('data', this.onData);
+      this.stdin.off('error', this.onInputError);
+      this.stdin.off('end', this.onInputEnd);
+      this.stdin.off('close', this.onInputEnd);
+      if (this.stdin.listenerCount('data') === 0) this.stdin.pause();
+      this.lines.clear();
+    } finally {
+      this.onclose?.();
+    }
+  }
+}
