@@ -25,6 +25,8 @@ import { goal, type BenchOptions, type Goal, type Section, type SectionResult } 
 const CLIENT_INFO = { name: 'portcullis-bench', version: '1.0.0' };
 const BLOB_BYTES = 64 * 1024;
 const SESSIONS = 100;
+const targetsOf = (pair: Pair): Target[] => [pair.baseline, ...(pair.reference ? [pair.reference] : []), pair.gateway];
+
 /** A call that takes this long is an error, not a measurement. */
 const CALL_TIMEOUT_MS = 20_000;
 
@@ -55,11 +57,15 @@ interface Pair {
   readonly title: string;
   readonly baseline: Target;
   readonly gateway: Target;
+  /** Measured alongside for scale, not a goal: what a proxy costs that does nothing but relay. */
+  readonly reference?: Target;
 }
 
 const FIXTURE = 'bench/echo-server.ts';
+const RELAY = 'bench/relay.ts';
 /** The fixture transpiled to plain JS (see transpileFixture); tsx until the section has started. */
 let compiledFixture: string | undefined;
+let compiledRelay: string | undefined;
 
 /** The upstream fixture as a command line (after `node`). */
 function upstreamArgs(root: string): string[] {
@@ -126,6 +132,16 @@ const directStdio: Target = {
   async start(o) {
     const { client, pid, stderrTail } = await stdioClient(process.execPath, upstreamArgs(o.root), o.root);
     return { client, pid, viaProxy: false, prefix: '', stderrTail, stop: () => closeQuietly(client) };
+  },
+};
+
+const relayStdio: Target = {
+  id: 'relay',
+  label: 'bare relay (reference)',
+  async start(o) {
+    if (!compiledRelay) throw new Error('the relay is not compiled');
+    const { client, pid, stderrTail } = await stdioClient(process.execPath, [compiledRelay, process.execPath, ...upstreamArgs(o.root)], o.root);
+    return { client, pid, viaProxy: true, prefix: '', stderrTail, stop: () => closeQuietly(client) };
   },
 };
 
@@ -227,7 +243,7 @@ const gatewayHttp = httpTarget('gateway', 'gateway `/mcp`', startHttpGateway);
 const mcpProxyHttp = httpTarget('mcp-proxy', 'mcp-proxy `/mcp`', startMcpProxy);
 
 const PAIRS: readonly Pair[] = [
-  { id: 'a', title: '(a) stdio client → gateway (stdio front) → stdio upstream, vs. client → upstream directly', baseline: directStdio, gateway: gatewayStdio },
+  { id: 'a', title: '(a) stdio client → gateway (stdio front) → stdio upstream, vs. client → upstream directly', baseline: directStdio, gateway: gatewayStdio, reference: relayStdio },
   { id: 'b', title: '(b) Streamable HTTP client (2025-era session) → gateway /mcp → stdio upstream, vs. → mcp-proxy → same upstream', baseline: mcpProxyHttp, gateway: gatewayHttp },
 ];
 
@@ -333,7 +349,8 @@ async function runPair(pair: Pair, o: BenchOptions): Promise<PairResults> {
   for (let run = 0; run < o.runs; run++) {
     for (const payload of PAYLOADS) {
       for (const concurrency of CONCURRENCY) {
-        const order = run % 2 === 0 ? [pair.baseline, pair.gateway] : [pair.gateway, pair.baseline];
+        const targets = targetsOf(pair);
+        const order = run % 2 === 0 ? targets : targets.reverse();
         for (const target of order) {
           const r = await measure(target, payload, concurrency, o);
           o.progress(
@@ -347,7 +364,7 @@ async function runPair(pair: Pair, o: BenchOptions): Promise<PairResults> {
     }
   }
   const out: PairResults = {};
-  for (const target of [pair.baseline, pair.gateway]) {
+  for (const target of targetsOf(pair)) {
     out[target.id] = PAYLOADS.flatMap((p) => CONCURRENCY.map((c) => summarise(p, c, raw.get(key(target, p, c))!)));
   }
   return out;
@@ -359,7 +376,7 @@ function pairTable(pair: Pair, results: PairResults): string {
   const rows: string[][] = [];
   for (const payload of PAYLOADS) {
     for (const c of CONCURRENCY) {
-      for (const target of [pair.baseline, pair.gateway]) {
+      for (const target of targetsOf(pair)) {
         const cell = cellOf(results[target.id]!, payload, c);
         const cpu = `${fmt(cell.cpu.proxy ?? Number.NaN, 0)} / ${fmt(cell.cpu.upstream, 0)} / ${fmt(cell.cpu.client, 0)}`;
         rows.push([target.label, payload, String(c), fmt(cell.p50Ms, 3), fmt(cell.p99Ms, 3), fmt(cell.callsPerSec, 0), cpu]);
@@ -379,11 +396,13 @@ function pairGoals(pair: Pair, results: PairResults): { goals: Goal[]; ratios: s
     const g1 = cellOf(gw, payload, 1);
     const b8 = cellOf(base, payload, 8);
     const g8 = cellOf(gw, payload, 8);
-    const tput1 = g1.callsPerSec / b1.callsPerSec;
     const tput8 = g8.callsPerSec / b8.callsPerSec;
     const p50r1 = g1.p50Ms / b1.p50Ms;
-    const p50r8 = g8.p50Ms / b8.p50Ms;
-    ratios.push([`(${pair.id}) ${payload}`, fmt(tput1), fmt(tput8), fmt(p50r1), fmt(p50r8), fmt(g1.p50Ms - b1.p50Ms, 3), fmt(g8.p50Ms - b8.p50Ms, 3)]);
+    const ratioRow = (label: string, x1: Cell, x8: Cell) =>
+      [label, fmt(x1.callsPerSec / b1.callsPerSec), fmt(x8.callsPerSec / b8.callsPerSec), fmt(x1.p50Ms / b1.p50Ms), fmt(x8.p50Ms / b8.p50Ms), fmt(x1.p50Ms - b1.p50Ms, 3), fmt(x8.p50Ms - b8.p50Ms, 3)];
+    ratios.push(ratioRow(`(${pair.id}) ${payload}`, g1, g8));
+    const ref = pair.reference && results[pair.reference.id];
+    if (ref) ratios.push(ratioRow(`(${pair.id}) ${payload}, ${pair.reference!.label}`, cellOf(ref, payload, 1), cellOf(ref, payload, 8)));
     if (pair.id === 'a') {
       goals.push(goal('proxy', `(a) ${payload}: throughput gateway/direct at c=8`, tput8, '>=', 0.7));
       goals.push(goal('proxy', `(a) ${payload}: added p50 at c=1`, g1.p50Ms - b1.p50Ms, '<=', 0.3, ' ms', 3));
@@ -427,6 +446,7 @@ async function measureMemory(startServer: (o: BenchOptions) => Promise<HttpServe
 
 async function run(o: BenchOptions): Promise<SectionResult> {
   compiledFixture = transpileFixture(o.root, FIXTURE);
+  compiledRelay = transpileFixture(o.root, RELAY);
   const pairs: Record<string, PairResults> = {};
   const parts: string[] = [];
   const goals: Goal[] = [];
@@ -458,13 +478,15 @@ async function run(o: BenchOptions): Promise<SectionResult> {
   parts.push(`#### Memory (VmRSS of the server process; upstream not included)\n\n${markdownTable(['process', 'idle MiB', `${SESSIONS} open sessions MiB`, 'KiB per session'], memRows)}`);
 
   const notes = [
-    `Each cell of each target runs on freshly started processes (${o.runs} runs, the two targets of a pair back to back, alternating which goes first); ` +
+    `Each cell of each target runs on freshly started processes (${o.runs} runs, the targets of a pair back to back, in alternating order); ` +
       `${o.warmupMs} ms of calls are discarded, then ${o.durationMs} ms are measured. tiny = \`echo {text: "ping"}\`, 64KiB = \`blob {bytes: 65536}\`; ` +
       'conc. = calls in flight on one client connection (one session for HTTP). Gateway: policy (2 allow rules), audit (arguments: full) and info logging on.',
     'CPU µs/call = on-CPU time (all threads, /proc schedstat) of the proxy (gateway or mcp-proxy), of the upstream, and of the benchmark process (the client), divided by calls; ' +
       'the three share the machine\'s cores, so at conc. 8 throughput is roughly cores ÷ their sum.',
     `mcp-proxy: \`${mcpProxyCommand(o.root)}\` (defaults otherwise: stateful sessions, event store on), client URL http://127.0.0.1:PORT/mcp; ` +
       `the upstream is ${FIXTURE} transpiled to plain JS, started the same way by all targets.`,
+    `The bare relay (${RELAY}) is a reference, not a goal: a proxy that only parses each line, swaps request ids and writes it on, with no policy, audit or validation. ` +
+      'What it loses against direct is what the machine charges for a third process in the path (two more pipe hops and wake-ups per call); the gateway cannot do better than it.',
   ];
   parts.unshift(notes.join('\n'));
   return { markdown: parts.join('\n\n'), goals, data: { pairs, memory, blobBytes: BLOB_BYTES, sessions: SESSIONS, mcpProxyCommand: mcpProxyCommand(o.root) } };
