@@ -33,6 +33,10 @@ export class StdioWire implements Transport {
     });
   }
 
+  get intercept(): Intercept | undefined {
+    return this.lines.intercept;
+  }
+
   set intercept(intercept: Intercept | undefined) {
     this.lines.intercept = intercept;
   }
