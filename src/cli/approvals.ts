@@ -4,12 +4,13 @@
  * 0 ok, 1 usage error or refused (401/403/404/409), 2 the gateway cannot be reached.
  */
 import { createInterface, type Interface } from 'node:readline/promises';
-import { parseArgs } from 'node:util';
+import { DEFAULT_GATEWAY_URL, GATEWAY_CLIENT_OPTIONS, gatewayTarget, parseCommand, processIo, usageError, type CliIo } from './command-io.js';
 
-export interface ApprovalsCliIo {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
+/** A CliIo plus the terminal that `watch` prompts on. */
+export interface ApprovalsIo extends CliIo {
+  /** Where `watch` reads answers; `out` goes to `stdout`. */
   stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
   /** Prompt on `watch`; default: stdin and stdout are terminals. */
   interactive?: boolean;
   fetch?: typeof fetch;
@@ -17,9 +18,11 @@ export interface ApprovalsCliIo {
   signal?: AbortSignal;
 }
 
-const DEFAULT_URL = 'http://127.0.0.1:8787';
+function processApprovalsIo(): ApprovalsIo {
+  return { ...processIo(), stdin: process.stdin, stdout: process.stdout };
+}
 
-const USAGE = `usage: portcullis approvals <command> [options]
+const HELP = `usage: portcullis approvals <command> [options]
 
 commands:
   list [--status S | --all] [--json]     pending requests (or those with status S, or all)
@@ -29,7 +32,7 @@ commands:
   watch                                  stream new requests; on a terminal, answer each y/s/n
 
 options:
-  --url URL       gateway base URL (env PORTCULLIS_URL, default ${DEFAULT_URL})
+  --url URL       gateway base URL (env PORTCULLIS_URL, default ${DEFAULT_GATEWAY_URL})
   --token TOKEN   bearer token of a reviewer (env PORTCULLIS_TOKEN)
 `;
 
@@ -167,7 +170,7 @@ async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<{ ev
   }
 }
 
-async function watch(ctx: Ctx, io: ApprovalsCliIo): Promise<number> {
+async function watch(ctx: Ctx, io: ApprovalsIo): Promise<number> {
   const interactive = io.interactive ?? Boolean((io.stdin as { isTTY?: boolean }).isTTY && (io.stdout as { isTTY?: boolean }).isTTY);
   const stop = new AbortController();
   const onSigint = () => stop.abort();
@@ -238,40 +241,18 @@ async function watch(ctx: Ctx, io: ApprovalsCliIo): Promise<number> {
 }
 
 /** `portcullis approvals …`; returns the exit code. */
-export async function approvalsCommand(argv: string[], env: Readonly<Record<string, string | undefined>> = process.env, ioIn: Partial<ApprovalsCliIo> = {}): Promise<number> {
-  const io: ApprovalsCliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, ...ioIn };
-  const err = (text: string) => io.stderr.write(text);
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        url: { type: 'string' },
-        token: { type: 'string' },
-        scope: { type: 'string' },
-        note: { type: 'string' },
-        reason: { type: 'string' },
-        status: { type: 'string' },
-        all: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    err(`portcullis approvals: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
-    return 1;
-  }
+export async function approvalsCommand(argv: string[], io: ApprovalsIo = processApprovalsIo()): Promise<number> {
+  const parsed = parseCommand(
+    io,
+    'approvals',
+    argv,
+    { ...GATEWAY_CLIENT_OPTIONS, scope: { type: 'string' }, note: { type: 'string' }, reason: { type: 'string' }, status: { type: 'string' }, all: { type: 'boolean', default: false } },
+    HELP,
+  );
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   const [command, id, ...extra] = positionals;
-  if (values.help) {
-    io.stdout.write(USAGE);
-    return 0;
-  }
-  const usage = (message: string) => {
-    err(`portcullis approvals: ${message}\n\n${USAGE}`);
-    return 1;
-  };
+  const usage = (message: string) => usageError(io, 'approvals', message, HELP);
   if (!command) return usage('missing command');
   if (extra.length) return usage(`unexpected argument '${extra[0]}'`);
   const needsId = command === 'show' || command === 'approve' || command === 'deny';
@@ -282,13 +263,13 @@ export async function approvalsCommand(argv: string[], env: Readonly<Record<stri
   if (values.note !== undefined && command !== 'approve') return usage('--note goes with approve (deny takes --reason)');
   if (values.reason !== undefined && command !== 'deny') return usage('--reason goes with deny (approve takes --note)');
 
-  const base = (values.url ?? env.PORTCULLIS_URL ?? DEFAULT_URL).replace(/\/+$/, '');
+  const { base, token } = gatewayTarget(io, values);
   try {
     new URL(base);
   } catch {
-    return usage(`--url must be an absolute URL, e.g. ${DEFAULT_URL}`);
+    return usage(`--url must be an absolute URL, e.g. ${DEFAULT_GATEWAY_URL}`);
   }
-  const ctx: Ctx = { base, token: values.token ?? env.PORTCULLIS_TOKEN, fetch: io.fetch ?? fetch, out: (text) => io.stdout.write(text) };
+  const ctx: Ctx = { base, token, fetch: io.fetch ?? fetch, out: (text) => io.out(text) };
 
   try {
     switch (command) {
@@ -324,7 +305,7 @@ export async function approvalsCommand(argv: string[], env: Readonly<Record<stri
     }
   } catch (error) {
     if (error instanceof CliExit) {
-      err(`portcullis approvals: ${error.message}\n`);
+      io.err(`portcullis approvals: ${error.message}\n`);
       return error.code;
     }
     throw error;

@@ -15,8 +15,8 @@ import {
   type ToolFacts,
 } from '../policy/index.js';
 import { openLiveCatalog, UNREACHABLE_HINT, UpstreamsUnreachableError } from './catalog.js';
-import { errorText, EXIT, GATEWAY_CLIENT_OPTIONS, compilePolicyOrExit, loadConfigOrExit, parseCommand, processIo, usageError, type CliIo } from './command-io.js';
-import { gatewayBase, readStateLockdown } from './lockdown.js';
+import { errorText, EXIT, GATEWAY_CLIENT_OPTIONS, compilePolicyOrExit, gatewayTarget, loadConfigOrExit, parseCommand, processIo, usageError, type CliIo } from './command-io.js';
+import { readStateLockdown } from './lockdown.js';
 
 const HELP = `usage: portcullis call TOOL [--args JSON] [--dry-run [--agent NAME] [--claims JSON] [--live] [-c FILE]] [--url URL] [--token TOKEN] [--json]
 
@@ -40,7 +40,6 @@ result. Exit 0 on success, 1 when the result is an error (denied, pending approv
   --json             machine-readable output
 `;
 
-const DEFAULT_URL = 'http://127.0.0.1:8787';
 const RANK = { allow: 1, ask: 2, deny: 3 } as const;
 /** JSON-RPC codes of "upstream unavailable" and "upstream timeout": the call could not run. */
 const CANNOT_RUN_CODES = new Set([-32010, -32011]);
@@ -188,8 +187,8 @@ function resultText(result: CallToolResult): string {
   return parts.join('\n');
 }
 
-async function liveCallCommand(io: CliIo, tool: string, opts: { args: Record<string, unknown>; url: string; token?: string; json: boolean }): Promise<number> {
-  const url = `${gatewayBase(opts.url)}/mcp`;
+async function liveCallCommand(io: CliIo, tool: string, opts: { args: Record<string, unknown>; base: string; token?: string; json: boolean }): Promise<number> {
+  const url = `${opts.base}/mcp`;
   const { Client, StreamableHTTPClientTransport } = await import('@modelcontextprotocol/client');
   const client = new Client({ name: 'portcullis-cli', version: '0.1.0' });
   const transport = new StreamableHTTPClientTransport(new URL(url), opts.token ? { requestInit: { headers: { authorization: `Bearer ${opts.token}` } } } : {});
@@ -261,6 +260,6 @@ export async function callCommand(argv: string[], io: CliIo = processIo()): Prom
   if (dryOnly.length > 0) {
     return usageError(io, 'call', `${dryOnly[0]} applies to --dry-run only: through the gateway, the agent and claims come from --token and the policy is the gateway's`, HELP);
   }
-  const token = values.token ?? io.env.PORTCULLIS_TOKEN;
-  return liveCallCommand(io, tool, { args, url: values.url ?? io.env.PORTCULLIS_URL ?? DEFAULT_URL, ...(token ? { token } : {}), json: values.json });
+  const { base, token } = gatewayTarget(io, values);
+  return liveCallCommand(io, tool, { args, base, ...(token ? { token } : {}), json: values.json });
 }

@@ -1,7 +1,8 @@
 /**
- * What the policy commands (check, explain, diff, call, lockdown) share: where they write, the
- * environment they read, loading a config with the right exit code, and placing a YAML path
- * (`agents.default.rules[2].where.path`) at its line and column for messages.
+ * What the commands share: where they write, the environment they read, parsing arguments,
+ * loading a config with the right exit code, placing a YAML path
+ * (`agents.default.rules[2].where.path`) at its line and column for messages, and finding and
+ * asking a running gateway (approvals, call, lockdown, pins, undo).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, formatIssues, loadConfig, locatorForFile, type Issue, type LoadedConfig } from '../config/index.js';
@@ -34,6 +35,19 @@ export const GATEWAY_CLIENT_OPTIONS = {
   token: { type: 'string' },
   json: { type: 'boolean', default: false },
 } as const;
+
+/** Where the gateway-talking commands look when neither `--url` nor `$PORTCULLIS_URL` says. */
+export const DEFAULT_GATEWAY_URL = 'http://127.0.0.1:8787';
+
+/** `http://h:p` from `http://h:p/`, `http://h:p/mcp` or `http://h:p`. */
+export function gatewayBase(url: string): string {
+  return url.replace(/\/+$/, '').replace(/\/mcp$/, '');
+}
+
+/** The gateway a command talks to: base URL (from `--url`, `$PORTCULLIS_URL` or the default) and bearer token (`--token`, `$PORTCULLIS_TOKEN`). */
+export function gatewayTarget(io: CliIo, values: { url?: string | undefined; token?: string | undefined }): { base: string; token: string | undefined } {
+  return { base: gatewayBase(values.url ?? io.env.PORTCULLIS_URL ?? DEFAULT_GATEWAY_URL), token: values.token ?? io.env.PORTCULLIS_TOKEN };
+}
 
 /** Prints a usage error with the command's help and returns exit code 1. */
 export function usageError(io: CliIo, command: string, message: string, help: string): number {

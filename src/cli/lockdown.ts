@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import type { Config, LoadedConfig } from '../config/index.js';
 import { NO_LOCKDOWN, type LockdownMode, type LockdownState } from '../policy/index.js';
 import { createLockdownStore, LOCKDOWN_FILE, lockdownJson, readLockdownFile } from '../state/index.js';
-import { errorText, EXIT, GATEWAY_CLIENT_OPTIONS, loadConfigOrExit, parseCommand, processIo, requestGateway, usageError, type CliIo } from './command-io.js';
+import { errorText, EXIT, GATEWAY_CLIENT_OPTIONS, gatewayTarget, loadConfigOrExit, parseCommand, processIo, requestGateway, usageError, type CliIo } from './command-io.js';
 
 const HELP = `usage: portcullis lockdown on|off [--agent NAME] [--mode deny-all|read-only] [-c FILE] [--url URL] [--token TOKEN] [--json]
 
@@ -28,7 +28,6 @@ The running gateway is asked first (POST /api/lockdown, admin only). When no gat
 `;
 
 const MODES = ['deny-all', 'read-only'] as const;
-const DEFAULT_URL = 'http://127.0.0.1:8787';
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /** The lockdown directory of a config: gateway.state, relative to the working directory like audit.file. */
@@ -46,11 +45,6 @@ export async function readStateLockdown(config: Readonly<Config>): Promise<{ sta
   } catch (error) {
     return { state: NO_LOCKDOWN, problem: errorText(error) };
   }
-}
-
-/** `http://h:p` from `http://h:p/`, `http://h:p/mcp` or `http://h:p`. */
-export function gatewayBase(url: string): string {
-  return url.replace(/\/+$/, '').replace(/\/mcp$/, '');
 }
 
 function describeState(state: LockdownState): string {
@@ -120,8 +114,7 @@ export async function lockdownCommand(argv: string[], io: CliIo = processIo()): 
     return EXIT.FAILED;
   }
 
-  const base = gatewayBase(values.url ?? io.env.PORTCULLIS_URL ?? DEFAULT_URL);
-  const token = values.token ?? io.env.PORTCULLIS_TOKEN;
+  const { base, token } = gatewayTarget(io, values);
   const answer = await askGateway(base, token, { ...(agent !== undefined ? { agent } : {}), mode });
 
   if (answer.kind === 'applied') {

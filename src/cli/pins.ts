@@ -5,8 +5,7 @@
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { EXIT, GATEWAY_CLIENT_OPTIONS, loadConfigOrExit, parseCommand, processIo, requestGateway, usageError, type CliIo } from './command-io.js';
-import { gatewayBase } from './lockdown.js';
+import { EXIT, GATEWAY_CLIENT_OPTIONS, gatewayTarget, loadConfigOrExit, parseCommand, processIo, requestGateway, usageError, type CliIo } from './command-io.js';
 
 const HELP = `usage: portcullis pins list|approve TOOL|reset [-c FILE] [--url URL] [--token TOKEN] [--json]
 
@@ -40,8 +39,7 @@ export async function pinsCommand(argv: string[], io: CliIo = processIo()): Prom
   if (action !== 'list' && action !== 'approve' && action !== 'reset') return usageError(io, 'pins', `say list, approve TOOL or reset${action ? ` (not '${action}')` : ''}`, HELP);
   if (action === 'approve' ? tool === undefined || extra.length > 0 : tool !== undefined) return usageError(io, 'pins', action === 'approve' ? 'name one tool to approve' : `unexpected argument '${tool}'`, HELP);
 
-  const base = gatewayBase(values.url ?? io.env.PORTCULLIS_URL ?? 'http://127.0.0.1:8787');
-  const token = values.token ?? io.env.PORTCULLIS_TOKEN;
+  const { base, token } = gatewayTarget(io, values);
   const path = action === 'list' ? '/api/pins' : action === 'reset' ? '/api/pins/reset' : `/api/pins/${encodeURIComponent(tool!)}/approve`;
   const answer = await ask(base, path, action === 'list' ? 'GET' : 'POST', token);
 

@@ -2,7 +2,7 @@
  * `portcullis undo CALL_ID [--url URL] [--token TOKEN] [--json]`: asks the running gateway
  * (`POST /api/calls/:id/undo`) to run the compensating call declared for that call.
  */
-import { EXIT, GATEWAY_CLIENT_OPTIONS, parseCommand, processIo, requestGateway, usageError, type CliIo } from './command-io.js';
+import { EXIT, GATEWAY_CLIENT_OPTIONS, gatewayTarget, parseCommand, processIo, requestGateway, usageError, type CliIo } from './command-io.js';
 
 const HELP = `usage: portcullis undo CALL_ID [--url URL] [--token TOKEN] [--json]
 
@@ -14,7 +14,6 @@ Runs the compensating call a rule declared with undo: for a call that succeeded 
   --json         print the gateway's answer as JSON
 `;
 
-const DEFAULT_URL = 'http://127.0.0.1:8787';
 const REQUEST_TIMEOUT_MS = 130_000;
 
 function messageOf(json: unknown, fallback: string): string {
@@ -34,8 +33,7 @@ export async function undoCommand(argv: string[], io: CliIo = processIo()): Prom
   const [callId, ...extra] = positionals;
   if (!callId) return usageError(io, 'undo', 'name the call to undo: portcullis undo CALL_ID', HELP);
   if (extra.length > 0) return usageError(io, 'undo', `unexpected argument '${extra[0]}'`, HELP);
-  const base = (values.url ?? io.env.PORTCULLIS_URL ?? DEFAULT_URL).replace(/\/+$/, '').replace(/\/mcp$/, '');
-  const token = values.token ?? io.env.PORTCULLIS_TOKEN;
+  const { base, token } = gatewayTarget(io, values);
 
   const reply = await requestGateway(base, `/api/calls/${encodeURIComponent(callId)}/undo`, { method: 'POST', token, timeoutMs: REQUEST_TIMEOUT_MS });
   if (reply.kind === 'unreachable') {

@@ -4,7 +4,7 @@
 import { PassThrough, Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Context } from 'hono';
-import { approvalsCommand } from '../../src/cli/approvals.js';
+import { approvalsCommand, type ApprovalsIo } from '../../src/cli/approvals.js';
 import type { Principal } from '../../src/approvals/index.js';
 import { harness, listen, nextRequested, routesFor, subject, type Harness, type Served } from './helpers.js';
 
@@ -39,10 +39,23 @@ function capture() {
   return { stream, text: () => text };
 }
 
-async function run(argv: string[], env: Record<string, string | undefined> = {}, extra: Record<string, unknown> = {}) {
+/** The command's io: output captured, the test server and token in the environment. */
+function ioFor(out: Writable, err: Writable, env: Record<string, string | undefined> = {}, extra: Partial<ApprovalsIo> = {}): ApprovalsIo {
+  return {
+    out: (text) => void out.write(text),
+    err: (text) => void err.write(text),
+    env: { PORTCULLIS_URL: server.url, PORTCULLIS_TOKEN: TOKEN, ...env },
+    now: () => Date.now(),
+    stdout: out,
+    stdin: new PassThrough(),
+    ...extra,
+  };
+}
+
+async function run(argv: string[], env: Record<string, string | undefined> = {}) {
   const out = capture();
   const err = capture();
-  const code = await approvalsCommand(argv, { PORTCULLIS_URL: server.url, PORTCULLIS_TOKEN: TOKEN, ...env }, { stdout: out.stream, stderr: err.stream, stdin: new PassThrough(), ...extra });
+  const code = await approvalsCommand(argv, ioFor(out.stream, err.stream, env));
   return { code, out: out.text(), err: err.text() };
 }
 
@@ -108,7 +121,7 @@ describe('portcullis approvals', () => {
     const stdin = new PassThrough();
     const out = capture();
     const stop = new AbortController();
-    const watching = approvalsCommand(['watch'], { PORTCULLIS_URL: server.url, PORTCULLIS_TOKEN: TOKEN }, { stdout: out.stream, stderr: capture().stream, stdin, interactive: true, signal: stop.signal });
+    const watching = approvalsCommand(['watch'], ioFor(out.stream, capture().stream, {}, { stdin, interactive: true, signal: stop.signal }));
     await vi.waitFor(() => expect(out.text()).toContain('watching'));
     const held = h.approvals.hold(subject(), { signal: new AbortController().signal });
     await vi.waitFor(() => expect(out.text()).toContain('Approve docs__update_page for default?'));
@@ -123,7 +136,7 @@ describe('portcullis approvals', () => {
   it('watch prints requests without prompting when not on a terminal', async () => {
     const out = capture();
     const stop = new AbortController();
-    const watching = approvalsCommand(['watch'], { PORTCULLIS_URL: server.url, PORTCULLIS_TOKEN: TOKEN }, { stdout: out.stream, stderr: capture().stream, stdin: new PassThrough(), interactive: false, signal: stop.signal });
+    const watching = approvalsCommand(['watch'], ioFor(out.stream, capture().stream, {}, { interactive: false, signal: stop.signal }));
     await vi.waitFor(() => expect(out.text()).toContain('not a terminal'));
     void h.approvals.hold(subject(), { signal: new AbortController().signal });
     await vi.waitFor(() => expect(out.text()).toMatch(/requested\s+apr_\S+\s+pending\s+default\s+docs__update_page/));
