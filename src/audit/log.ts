@@ -83,19 +83,20 @@ function maskDeep(value: unknown, secrets: readonly string[], depth = 0): unknow
   return out;
 }
 
+const ORDERED = new Set<string>([...FIELD_ORDER, 'ts', 'args', 'argsDigest']);
+
 /** Builds the line for one event, without the trailing newline. Exported for tests and tools. */
 export function formatAuditLine(event: AuditEvent, options: { arguments: ArgumentsMode; secrets: readonly string[]; ts: number }): string {
-  const { args, argsDigest: givenDigest, ...rest } = event;
   const line: Record<string, unknown> = { ts: new Date(options.ts).toISOString() };
-  for (const key of FIELD_ORDER) if (rest[key] !== undefined) line[key] = rest[key];
+  for (const key of FIELD_ORDER) if (event[key] !== undefined) line[key] = event[key];
   if (options.arguments !== 'none') {
     // A caller that already digested the arguments (once per call) passes the digest along.
-    const digest = givenDigest ?? (args !== undefined ? argsDigest(args) : undefined);
+    const digest = event.argsDigest ?? (event.args !== undefined ? argsDigest(event.args) : undefined);
     if (digest !== undefined) line.argsDigest = digest;
-    if (options.arguments === 'full' && args !== undefined) line.args = args;
+    if (options.arguments === 'full' && event.args !== undefined) line.args = event.args;
   }
-  for (const [key, value] of Object.entries(rest)) if (!(key in line) && value !== undefined) line[key] = value;
-  const secrets = options.secrets.filter((s) => s.length > 0);
+  for (const key of Object.keys(event)) if (!ORDERED.has(key) && event[key] !== undefined) line[key] = event[key];
+  const secrets = options.secrets.length > 0 ? options.secrets.filter((s) => s.length > 0) : options.secrets;
   // Masked value by value, never on the serialised text: the line must stay valid JSON.
   return JSON.stringify(secrets.length > 0 ? maskDeep(line, secrets) : line);
 }
