@@ -111,7 +111,13 @@ export class JsonLines {
   write(message: JSONRPCMessage): Promise<void> {
     const output = this.output;
     if (output.writableEnded || output.destroyed) return Promise.reject(new Error('the connection is closed'));
-    if (output.write(`${JSON.stringify(message)}\n`)) return Promise.resolve();
+    let text: string;
+    try {
+      text = `${JSON.stringify(message)}\n`;
+    } catch (error) {
+      return Promise.reject(asError(error)); // e.g. a relayed value nested too deep to serialise
+    }
+    if (output.write(text)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const settle = (error?: Error) => {
         output.off('drain', onDrain);

@@ -77,6 +77,9 @@ describe('direct tools/call on the stdio front', () => {
     ['for a name that is not a string', { id: 1, method: 'tools/call', params: { name: 42 } }, {}],
     ['for params with keys of another revision', { id: 1, method: 'tools/call', params: { name: 'up__echo', task: { ttl: 1 } } }, {}],
     ['for a notification that looks like a call', { method: 'tools/call', params: { name: 'up__echo' } }, {}],
+    ['for an id that is not an integer', { id: 1.5, method: 'tools/call', params: { name: 'up__echo' } }, {}],
+    ['for a progress token that is not an integer', { id: 1, method: 'tools/call', params: { name: 'up__echo', _meta: { progressToken: 0.5 } } }, {}],
+    ['for a request with keys JSON-RPC does not define', { id: 1, method: 'tools/call', params: { name: 'up__echo' }, extra: true }, {}],
     ['for other methods', { id: 1, method: 'tools/list' }, {}],
   ])('leaves the message to the SDK server %s', async (_when, message, opts) => {
     const { wire, calls, passed } = setup(async () => ok, opts);

@@ -87,6 +87,22 @@ describe('JSON-RPC line framing', () => {
     expect(overflows).toEqual([64, 64, 64]);
   });
 
+  it('rejects, never throws, a message that cannot be serialised', async () => {
+    const { lines } = setup();
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 100_000; i++) deep = { deep };
+    const sent = lines.write({ jsonrpc: '2.0', id: 1, error: { code: -32000, message: 'x', data: deep } });
+    await expect(sent).rejects.toThrow(/call stack/);
+  });
+
+  it('rejects a write waiting on a backed-up stream when the stream closes', async () => {
+    const small = new PassThrough({ highWaterMark: 16 });
+    const slow = new JsonLines({}, small, { onOverflow: () => {} });
+    const pending = slow.write({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    small.destroy();
+    await expect(pending).rejects.toThrow(/closed/);
+  });
+
   it('writes one line per message and resolves once a backed-up stream drains', async () => {
     const { lines, output } = setup();
     const small = new PassThrough({ highWaterMark: 16 });

@@ -30,6 +30,14 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** A JSON-RPC id (and a progress token) as MCP's schema has it: a string or an integer. */
+function isRequestId(value: unknown): value is string | number {
+  return typeof value === 'string' || Number.isSafeInteger(value);
+}
+
+/** The keys a JSON-RPC request carries; one with others is left to the SDK's (strict) schema. */
+const REQUEST_KEYS = new Set(['jsonrpc', 'id', 'method', 'params']);
+
 function plainCallParams(params: unknown): Params | undefined {
   if (!isPlainObject(params)) return undefined;
   for (const key in params) if (!PARAM_KEYS.has(key)) return undefined;
@@ -37,8 +45,7 @@ function plainCallParams(params: unknown): Params | undefined {
   if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH) return undefined;
   if (args !== undefined && !isPlainObject(args)) return undefined;
   if (meta !== undefined && !isPlainObject(meta)) return undefined;
-  const token = meta?.progressToken;
-  if (token !== undefined && typeof token !== 'string' && typeof token !== 'number') return undefined;
+  if (meta?.progressToken !== undefined && !isRequestId(meta.progressToken)) return undefined;
   return params as Params;
 }
 
@@ -109,12 +116,13 @@ export class DirectCallsTransport implements Transport {
     if (m.jsonrpc !== '2.0') return false;
     if (m.method === 'notifications/cancelled') {
       const requestId = isPlainObject(m.params) ? m.params.requestId : undefined;
-      const controller = typeof requestId === 'string' || typeof requestId === 'number' ? this.inFlight.get(requestId) : undefined;
+      const controller = isRequestId(requestId) ? this.inFlight.get(requestId) : undefined;
       if (!controller) return false;
       controller.abort(new Error('cancelled by the client'));
       return true;
     }
-    if (m.method !== 'tools/call' || (typeof m.id !== 'string' && typeof m.id !== 'number') || this.inFlight.has(m.id)) return false;
+    if (m.method !== 'tools/call' || !isRequestId(m.id) || this.inFlight.has(m.id)) return false;
+    for (const key in m) if (!REQUEST_KEYS.has(key)) return false;
     const connection = this.connection;
     // Until the client has initialised, the SDK server answers (and refuses) what it sends.
     if (!connection?.server.getClientCapabilities()) return false;
