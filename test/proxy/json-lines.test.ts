@@ -4,6 +4,7 @@
  */
 import { PassThrough } from 'node:stream';
 import type { JSONRPCMessage } from '@modelcontextprotocol/server';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { JsonLines } from '../../src/proxy/json-lines.js';
 import { StdioWire } from '../../src/proxy/front/stdio-wire.js';
@@ -30,6 +31,25 @@ describe('JSON-RPC line framing', () => {
     expect(delivered.map((m) => (m as { id: number }).id)).toEqual([1, 2, 3]);
     push('\n');
     expect(delivered.map((m) => (m as { id: number }).id)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('reads the same lines however the bytes are cut into chunks, skipping exactly the ones over the cap', () => {
+    const line = fc.record({ text: fc.string({ unit: 'binary', maxLength: 40 }), crlf: fc.boolean() });
+    fc.assert(
+      fc.property(fc.array(line, { minLength: 1, maxLength: 8 }), fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 20 }), fc.integer({ min: 16, max: 120 }), (lines, cuts, cap) => {
+        const encoded = lines.map(({ text, crlf }) => `${JSON.stringify({ jsonrpc: '2.0', method: 'm', params: { text } })}${crlf ? '\r' : ''}`);
+        const bytes = Buffer.from(`${encoded.join('\n')}\n`, 'utf8');
+        const expected = lines.filter((_, i) => Buffer.byteLength(encoded[i]!) <= cap).map((l) => l.text);
+        const seen: string[] = [];
+        let overflows = 0;
+        const framing = new JsonLines({}, new PassThrough(), { maxLineBytes: cap, onOverflow: () => overflows++ });
+        framing.intercept = (m) => seen.push((m.params as { text: string }).text) > 0;
+        for (let at = 0, i = 0; at < bytes.length; at += cuts[i++ % cuts.length]!) framing.push(bytes.subarray(at, at + cuts[i % cuts.length]!));
+        expect(seen).toEqual(expected);
+        expect(overflows).toBe(lines.length - expected.length);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('keeps multi-byte characters whole when a chunk boundary splits one', () => {
