@@ -85,6 +85,23 @@ describe('hostile HTTP requests', () => {
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/larger than/);
   });
 
+  it('answers a chunked body that grows over the size cap with 413, without a declared length to go by', async () => {
+    const url = new URL(gw.url);
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'transfer-encoding': 'chunked' } }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.write(`{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"pad":"`);
+      for (let i = 0; i < 10; i++) req.write('x'.repeat(10_000));
+      req.end('"}}');
+    });
+    expect(answer.status).toBe(413);
+    expect(answer.body).toMatch(/larger than/);
+  });
+
   it('answers a request without a session id with 400 and an unknown session id with 404', async () => {
     const missing = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }));
     expect(missing.status).toBe(400);

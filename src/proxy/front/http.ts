@@ -46,8 +46,12 @@ function jsonRpcError(status: number, code: number, message: string, headers?: R
 
 /** Reads a request body up to `max` bytes; undefined when it is larger. */
 async function readCapped(request: Request, max: number): Promise<string | undefined> {
-  const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > max) return undefined;
+  const length = request.headers.get('content-length');
+  if (length !== null && /^\d+$/.test(length)) {
+    // The HTTP framing holds the body to its declared length: read it whole, in one go (the
+    // Node adapter then skips building a web stream for it).
+    return Number(length) > max ? undefined : request.text();
+  }
   if (!request.body) return '';
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
