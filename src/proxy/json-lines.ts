@@ -39,6 +39,8 @@ export class JsonLines {
   private partialBytes = 0;
   /** Skipping the rest of a line that outgrew the cap. */
   private skipping = false;
+  /** While the output is backed up: settles when it drains. */
+  private drained: Promise<void> | undefined;
 
   constructor(
     private readonly sink: Sink,
@@ -118,8 +120,15 @@ export class JsonLines {
       return Promise.reject(asError(error)); // e.g. a relayed value nested too deep to serialise
     }
     if (output.write(text)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
+    return (this.drained ??= this.whenDrained());
+  }
+
+  /** Settles once the backed-up output drains (or fails); shared by every write waiting on it. */
+  private whenDrained(): Promise<void> {
+    const output = this.output;
+    return new Promise<void>((resolve, reject) => {
       const settle = (error?: Error) => {
+        this.drained = undefined;
         output.off('drain', onDrain);
         output.off('close', onClose);
         output.off('error', settle);

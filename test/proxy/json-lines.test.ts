@@ -115,6 +115,16 @@ describe('JSON-RPC line framing', () => {
     await expect(sent).rejects.toThrow(/call stack/);
   });
 
+  it('has every write that waits on a backed-up stream wait on the same drain', async () => {
+    const small = new PassThrough({ highWaterMark: 16 });
+    const slow = new JsonLines({}, small, { onOverflow: () => {} });
+    const pending = Array.from({ length: 50 }, (_, i) => slow.write({ jsonrpc: '2.0', id: i, method: 'ping' }));
+    expect(small.listenerCount('drain')).toBe(1);
+    small.resume();
+    await Promise.all(pending);
+    expect(small.listenerCount('drain')).toBe(0);
+  });
+
   it('rejects a write waiting on a backed-up stream when the stream closes', async () => {
     const small = new PassThrough({ highWaterMark: 16 });
     const slow = new JsonLines({}, small, { onOverflow: () => {} });
