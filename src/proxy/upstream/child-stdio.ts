@@ -50,13 +50,23 @@ export class ChildStdioTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: Transport['onmessage'];
-  intercept: Intercept | undefined;
+  private interceptor: Intercept | undefined;
   private child: ChildProcessByStdio<Writable, Readable, Readable | null> | undefined;
   private lines: JsonLines | undefined;
   /** Stops reading the child's stdout (whatever it still writes is drained unread). */
   private stopReading: (() => void) | undefined;
 
   constructor(private readonly options: ChildStdioOptions) {}
+
+  /** Offered each parsed line before validation (see json-lines.ts); may be set before or after start. */
+  get intercept(): Intercept | undefined {
+    return this.interceptor;
+  }
+
+  set intercept(intercept: Intercept | undefined) {
+    this.interceptor = intercept;
+    if (this.lines) this.lines.intercept = intercept;
+  }
 
   /** The child's pid once started, until it has exited. */
   get pid(): number | null {
@@ -97,7 +107,7 @@ export class ChildStdioTransport implements Transport {
         },
       });
       this.lines = lines;
-      lines.intercept = (message) => this.intercept?.(message) ?? false;
+      lines.intercept = this.interceptor;
       child.on('error', (error) => {
         reject(error);
         this.onerror?.(error);

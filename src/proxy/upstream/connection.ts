@@ -183,7 +183,7 @@ export class Upstream {
     this.transport = transport;
     try {
       await client.connect(transport, { timeout: cfg.startTimeout });
-      this.routeProgressInWireOrder(transport);
+      this.routeInWireOrder(transport);
       this.knownCapabilities = client.getServerCapabilities() ?? {};
       this.catalog = await this.fetchCatalog(client);
       if (client.getProtocolEra() === 'modern') await this.listenForChanges(client);
@@ -203,7 +203,7 @@ export class Upstream {
    * result would otherwise be dropped. Answers to direct requests are taken off as they are
    * parsed, before the SDK's schema validation (settleDirect checks what it relies on).
    */
-  private routeProgressInWireOrder(transport: Transport): void {
+  private routeInWireOrder(transport: Transport): void {
     if (transport instanceof ChildStdioTransport) {
       transport.intercept = (m) => {
         if (m.jsonrpc !== '2.0' || typeof m.id !== 'string' || m.method !== undefined) return false;
