@@ -1,12 +1,12 @@
 /**
  * JSON-RPC framed as newline-delimited JSON, as MCP's stdio transport frames it: the framing of
  * both stdio legs (the front's stdin/stdout and each upstream's child process). It reads and
- * writes like the SDK's stdio transports (a line that is not JSON is skipped, a message that
- * fails the JSON-RPC schema is reported as an error; a line longer than the cap is skipped and
- * reported to the owner), with one addition: each parsed line is first offered to `intercept`. The
- * forwarding hot path takes its own messages there (direct `tools/call` requests and their
- * answers) before the schema validation that is the SDK's main cost per message; whatever it
- * does not take is validated and delivered as before.
+ * writes like the SDK's stdio transports, with two additions. Each parsed line is first offered
+ * to `intercept`: the forwarding hot path takes its own messages there (direct `tools/call`
+ * requests and their answers) before the schema validation that is the SDK's main cost per
+ * message; whatever it does not take is validated and delivered as before. And every line that
+ * is not delivered (over the cap, not JSON, not JSON-RPC) is handed to the owner as a Refusal,
+ * which the front answers with a JSON-RPC error and an upstream logs or disconnects over.
  */
 import type { Writable } from 'node:stream';
 import { parseJSONRPCMessage, STDIO_DEFAULT_MAX_BUFFER_SIZE, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
@@ -23,11 +23,23 @@ function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
+/** A line that is not delivered, and why; blank lines are skipped without one. */
+export type Refusal =
+  | { kind: 'too-large'; maxLineBytes: number }
+  | { kind: 'not-json' }
+  /** JSON, but not a JSON-RPC message; `id` when it carries a usable one, `response` when it looks like one. */
+  | { kind: 'not-json-rpc'; error: Error; id: string | number | null; response: boolean };
+
 export interface JsonLinesOptions {
-  /** The longest line read; the default is the SDK's. */
+  /** The longest line read; the default is the SDK's. The rest of a longer line is skipped, up to its newline. */
   maxLineBytes?: number;
-  /** A line outgrew the cap: the rest of it is skipped, up to its newline. */
-  onOverflow(maxLineBytes: number): void;
+  /** Each line that is not delivered. */
+  onRefused(refusal: Refusal): void;
+}
+
+function idOf(value: unknown): string | number | null {
+  const id = typeof value === 'object' && value !== null ? (value as { id?: unknown }).id : undefined;
+  return typeof id === 'string' || Number.isSafeInteger(id) ? (id as string | number) : null;
 }
 
 /** Reads messages from one stream and writes them to another, one JSON text per line. */
@@ -58,7 +70,7 @@ export class JsonLines {
     if (end !== -1 && (this.partialBytes > 0 || this.skipping)) {
       const bytes = this.partialBytes + end;
       if (this.skipping) this.skipping = false;
-      else if (bytes > this.maxLineBytes) this.overflow();
+      else if (bytes > this.maxLineBytes) this.refuse({ kind: 'too-large', maxLineBytes: this.maxLineBytes });
       else {
         this.partial.push(chunk.subarray(0, end));
         this.line(Buffer.concat(this.partial, bytes).toString('utf8'));
@@ -68,7 +80,7 @@ export class JsonLines {
       end = chunk.indexOf(NEWLINE, start);
     }
     for (; end !== -1; start = end + 1, end = chunk.indexOf(NEWLINE, start)) {
-      if (end - start > this.maxLineBytes) this.overflow();
+      if (end - start > this.maxLineBytes) this.refuse({ kind: 'too-large', maxLineBytes: this.maxLineBytes });
       else this.line(chunk.toString('utf8', start, end));
     }
     if (start === chunk.length || this.skipping) return;
@@ -76,7 +88,7 @@ export class JsonLines {
     if (this.partialBytes > this.maxLineBytes) {
       this.clear();
       this.skipping = true;
-      this.overflow();
+      this.refuse({ kind: 'too-large', maxLineBytes: this.maxLineBytes });
     } else this.partial.push(chunk.subarray(start));
   }
 
@@ -85,24 +97,40 @@ export class JsonLines {
     this.partialBytes = 0;
   }
 
-  private overflow(): void {
+  private refuse(refusal: Refusal): void {
     try {
-      this.options.onOverflow(this.maxLineBytes);
+      this.options.onRefused(refusal);
     } catch (error) {
       this.sink.onerror?.(asError(error));
     }
   }
 
-  private line(text: string): void {
+  private line(raw: string): void {
+    const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     let value: unknown;
     try {
-      value = JSON.parse(text.endsWith('\r') ? text.slice(0, -1) : text);
+      value = JSON.parse(text);
     } catch {
-      return; // not JSON (a stray print): skipped, as the SDK's transports do
+      if (text.trim() !== '') this.refuse({ kind: 'not-json' });
+      return;
+    }
+    if (typeof value === 'object' && value !== null && !Array.isArray(value) && this.intercept) {
+      try {
+        if (this.intercept(value as Record<string, unknown>)) return;
+      } catch (error) {
+        this.sink.onerror?.(asError(error));
+        return;
+      }
+    }
+    let message: JSONRPCMessage;
+    try {
+      message = parseJSONRPCMessage(value);
+    } catch (error) {
+      const response = typeof value === 'object' && value !== null && ('result' in value || 'error' in value);
+      this.refuse({ kind: 'not-json-rpc', error: asError(error), id: idOf(value), response });
+      return;
     }
     try {
-      if (typeof value === 'object' && value !== null && !Array.isArray(value) && this.intercept?.(value as Record<string, unknown>)) return;
-      const message = parseJSONRPCMessage(value);
       this.sink.onmessage?.(message);
     } catch (error) {
       this.sink.onerror?.(asError(error));

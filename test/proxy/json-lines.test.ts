@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { JsonLines } from '../../src/proxy/json-lines.js';
+import { JsonLines, type Refusal } from '../../src/proxy/json-lines.js';
 import { StdioWire } from '../../src/proxy/front/stdio-wire.js';
 
 function setup(maxLineBytes?: number) {
@@ -14,10 +14,15 @@ function setup(maxLineBytes?: number) {
   const errors: string[] = [];
   const output = new PassThrough();
   const sink = { onmessage: (m: JSONRPCMessage) => delivered.push(m), onerror: (e: Error) => errors.push(e.message) };
+  const refused: Refusal[] = [];
   const overflows: number[] = [];
-  const lines = new JsonLines(sink, output, { ...(maxLineBytes === undefined ? {} : { maxLineBytes }), onOverflow: (max) => overflows.push(max) });
+  const onRefused = (refusal: Refusal) => {
+    refused.push(refusal);
+    if (refusal.kind === 'too-large') overflows.push(refusal.maxLineBytes);
+  };
+  const lines = new JsonLines(sink, output, { ...(maxLineBytes === undefined ? {} : { maxLineBytes }), onRefused });
   const push = (text: string) => lines.push(Buffer.from(text, 'utf8'));
-  return { lines, push, delivered, errors, overflows, output };
+  return { lines, push, delivered, errors, refused, overflows, output };
 }
 
 const ping = (id: number) => `{"jsonrpc":"2.0","id":${id},"method":"ping"}`;
@@ -42,7 +47,7 @@ describe('JSON-RPC line framing', () => {
         const expected = lines.filter((_, i) => Buffer.byteLength(encoded[i]!) <= cap).map((l) => l.text);
         const seen: string[] = [];
         let overflows = 0;
-        const framing = new JsonLines({}, new PassThrough(), { maxLineBytes: cap, onOverflow: () => overflows++ });
+        const framing = new JsonLines({}, new PassThrough(), { maxLineBytes: cap, onRefused: (r) => void (r.kind === 'too-large' && overflows++) });
         framing.intercept = (m) => seen.push((m.params as { text: string }).text) > 0;
         for (let at = 0, i = 0; at < bytes.length; at += cuts[i++ % cuts.length]!) framing.push(bytes.subarray(at, at + cuts[i % cuts.length]!));
         expect(seen).toEqual(expected);
@@ -61,15 +66,16 @@ describe('JSON-RPC line framing', () => {
     expect((delivered[0] as unknown as { params: { data: string } }).params.data).toBe('ü€😀');
   });
 
-  it('skips a line that is not JSON and reports one that is not JSON-RPC, then goes on', () => {
-    const { push, delivered, errors } = setup();
-    push(`starting up...\n{"id":1,"method":"ping"}\n${ping(2)}\n`);
+  it('refuses a line that is not JSON and one that is not JSON-RPC (with its id), skips blank lines, then goes on', () => {
+    const { push, delivered, errors, refused } = setup();
+    push(`starting up...\n\r\n  \n{"id":1,"method":"ping"}\n{"jsonrpc":"2.0","id":3,"result":5}\n${ping(2)}\n`);
     expect(delivered.map((m) => (m as { id: number }).id)).toEqual([2]);
-    expect(errors).toHaveLength(1);
+    expect(refused.map((r) => (r.kind === 'not-json-rpc' ? [r.kind, r.id, r.response] : [r.kind]))).toEqual([['not-json'], ['not-json-rpc', 1, false], ['not-json-rpc', 3, true]]);
+    expect(errors).toEqual([]);
   });
 
   it('offers each parsed object to the intercept before validating it, and delivers what it declines', () => {
-    const { lines, push, delivered, errors } = setup();
+    const { lines, push, delivered, errors, refused } = setup();
     const seen: unknown[] = [];
     lines.intercept = (m) => {
       seen.push(m);
@@ -79,7 +85,8 @@ describe('JSON-RPC line framing', () => {
     push(`{"jsonrpc":"2.0","id":1,"result":"not an object"}\n${ping(2)}\n[1,2]\n`);
     expect(seen).toEqual([{ jsonrpc: '2.0', id: 1, result: 'not an object' }, { jsonrpc: '2.0', id: 2, method: 'ping' }]);
     expect(delivered).toEqual([{ jsonrpc: '2.0', id: 2, method: 'ping' }]);
-    expect(errors).toHaveLength(1); // the array: not a JSON-RPC message
+    expect(refused).toMatchObject([{ kind: 'not-json-rpc', id: null }]); // the array: not a JSON-RPC message
+    expect(errors).toEqual([]);
   });
 
   it('reports an intercept that throws as an error, without losing the lines after it', () => {
@@ -117,7 +124,7 @@ describe('JSON-RPC line framing', () => {
 
   it('has every write that waits on a backed-up stream wait on the same drain', async () => {
     const small = new PassThrough({ highWaterMark: 16 });
-    const slow = new JsonLines({}, small, { onOverflow: () => {} });
+    const slow = new JsonLines({}, small, { onRefused: () => {} });
     const pending = Array.from({ length: 50 }, (_, i) => slow.write({ jsonrpc: '2.0', id: i, method: 'ping' }));
     expect(small.listenerCount('drain')).toBe(1);
     small.resume();
@@ -127,7 +134,7 @@ describe('JSON-RPC line framing', () => {
 
   it('rejects a write waiting on a backed-up stream when the stream closes', async () => {
     const small = new PassThrough({ highWaterMark: 16 });
-    const slow = new JsonLines({}, small, { onOverflow: () => {} });
+    const slow = new JsonLines({}, small, { onRefused: () => {} });
     const pending = slow.write({ jsonrpc: '2.0', id: 1, method: 'ping' });
     small.destroy();
     await expect(pending).rejects.toThrow(/closed/);
@@ -136,7 +143,7 @@ describe('JSON-RPC line framing', () => {
   it('writes one line per message and resolves once a backed-up stream drains', async () => {
     const { lines, output } = setup();
     const small = new PassThrough({ highWaterMark: 16 });
-    const slow = new JsonLines({}, small, { onOverflow: () => {} });
+    const slow = new JsonLines({}, small, { onRefused: () => {} });
     let drained = false;
     const pending = slow.write({ jsonrpc: '2.0', id: 1, method: 'ping' }).then(() => (drained = true));
     await new Promise((resolve) => setImmediate(resolve));
@@ -175,5 +182,22 @@ describe('the stdio front wire', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(JSON.parse(stdout.read().toString())).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'message larger than 1024 bytes' } });
     expect(got).toEqual([{ jsonrpc: '2.0', id: 2, method: 'ping' }]);
+  });
+
+  it('answers a line that is not JSON with a parse error and one that is not JSON-RPC with an invalid request, but never answers an answer', async () => {
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    const wire = new StdioWire(stdin, stdout);
+    const errors: string[] = [];
+    wire.onerror = (e) => errors.push(e.message);
+    await wire.start();
+    stdin.write(`not json\n{"jsonrpc":"2.0","id":7,"method":42}\n{"jsonrpc":"2.0","id":8,"result":"bad"}\n`);
+    await new Promise((resolve) => setImmediate(resolve));
+    const answers = (stdout.read() as Buffer).toString().trim().split('\n').map((l) => JSON.parse(l) as unknown);
+    expect(answers).toEqual([
+      { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'parse error: the line is not valid JSON' } },
+      { jsonrpc: '2.0', id: 7, error: { code: -32600, message: 'invalid request: not a JSON-RPC 2.0 message' } },
+    ]);
+    expect(errors).toHaveLength(3);
   });
 });

@@ -1,13 +1,13 @@
 /**
  * The stdio front's wire: JSON-RPC lines on stdin/stdout, like the SDK's StdioServerTransport,
  * with an `intercept` hook that sees each parsed line before schema validation (see
- * json-lines.ts). A line over the cap (`gateway.limits.maxRequestBytes`) is answered with a
- * JSON-RPC error and skipped, as the HTTP front answers a body over it; the connection closes
- * when stdin ends.
+ * json-lines.ts). A line that is over the cap (`gateway.limits.maxRequestBytes`), not JSON or
+ * not JSON-RPC is answered with a JSON-RPC error and skipped, as the HTTP front answers such a
+ * body; the connection closes when stdin ends.
  */
 import type { Readable, Writable } from 'node:stream';
-import { INVALID_REQUEST, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
-import { JsonLines, type Intercept } from '../json-lines.js';
+import { INVALID_REQUEST, PARSE_ERROR, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
+import { JsonLines, type Intercept, type Refusal } from '../json-lines.js';
 
 export class StdioWire implements Transport {
   onclose?: () => void;
@@ -22,15 +22,20 @@ export class StdioWire implements Transport {
     private readonly stdout: Writable = process.stdout,
     maxLineBytes?: number,
   ) {
-    this.lines = new JsonLines(this, stdout, {
-      ...(maxLineBytes === undefined ? {} : { maxLineBytes }),
-      onOverflow: (max) => {
-        // Its id is in the part not read: the answer has none (JSON-RPC's null id).
-        const message = `message larger than ${max} bytes`;
-        this.onerror?.(new Error(message));
-        void this.lines.write({ jsonrpc: '2.0', id: null, error: { code: INVALID_REQUEST, message } } as unknown as JSONRPCMessage).catch(() => undefined);
-      },
-    });
+    this.lines = new JsonLines(this, stdout, { ...(maxLineBytes === undefined ? {} : { maxLineBytes }), onRefused: (refusal) => this.answer(refusal) });
+  }
+
+  /** What the client is told about a line that was not delivered: JSON-RPC's parse error or invalid request. */
+  private answer(refusal: Refusal): void {
+    const [code, message, id] =
+      refusal.kind === 'too-large'
+        ? [INVALID_REQUEST, `message larger than ${refusal.maxLineBytes} bytes`, null] // its id is in the part not read
+        : refusal.kind === 'not-json'
+          ? [PARSE_ERROR, 'parse error: the line is not valid JSON', null]
+          : [INVALID_REQUEST, 'invalid request: not a JSON-RPC 2.0 message', refusal.id];
+    this.onerror?.(refusal.kind === 'not-json-rpc' ? refusal.error : new Error(message));
+    if (refusal.kind === 'not-json-rpc' && refusal.response) return; // an answer is never answered
+    void this.lines.write({ jsonrpc: '2.0', id, error: { code, message } } as unknown as JSONRPCMessage).catch(() => undefined);
   }
 
   get intercept(): Intercept | undefined {

@@ -100,9 +100,12 @@ export class ChildStdioTransport implements Transport {
       const child = spawn(command, args ?? [], { env, cwd, stdio: ['pipe', 'pipe', stderr], shell: false, windowsHide: true }) as ChildProcessByStdio<Writable, Readable, Readable | null>;
       this.child = child;
       const lines = new JsonLines(this, child.stdin, {
-        // A server that sends more than that in one message is broken: drop the connection.
-        onOverflow: (max) => {
-          this.onerror?.(new Error(`the upstream sent a message larger than ${max} bytes`));
+        onRefused: (refusal) => {
+          // A line that is not JSON is a stray print: skipped, as the SDK's transport does.
+          if (refusal.kind === 'not-json-rpc') this.onerror?.(refusal.error);
+          if (refusal.kind !== 'too-large') return;
+          // A server that sends more than that in one message is broken: drop the connection.
+          this.onerror?.(new Error(`the upstream sent a message larger than ${refusal.maxLineBytes} bytes`));
           void this.close();
         },
       });
