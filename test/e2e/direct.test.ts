@@ -1,32 +1,51 @@
 /**
- * A 2025-era client over stdio in front of a 2025-era stdio upstream: `tools/call` is taken
- * straight off the wire at the front and sent straight over the upstream's transport (the
- * forwarding hot path). Everything the SDK path guarantees must hold here too.
+ * A 2025-era client, over stdio and over HTTP, in front of a 2025-era stdio upstream:
+ * `tools/call` is served by the front itself rather than through the SDK server, and sent
+ * straight over the upstream's transport (the forwarding hot path). Everything the SDK path
+ * guarantees must hold here too.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { fixtureServer, stdioClient, tempConfig, textOf, type TempConfig } from '../helpers/gateway.js';
+import { fixtureServer, httpClient, startHttpGateway, stdioClient, tempConfig, textOf, type RunningGateway, type TempConfig } from '../helpers/gateway.js';
 
-describe('2025-era end to end over stdio (direct forwarding)', () => {
+const CLIENT_OPTIONS = { capabilities: { roots: {}, sampling: {} } };
+const ROOTS = [{ uri: 'file:///work/project', name: 'project' }];
+
+function flakyConfig(): { cfg: TempConfig; events: string } {
+  const cfg = tempConfig({});
+  const events = join(cfg.dir, 'events.log');
+  cfg.write({
+    servers: { flaky: fixtureServer('flaky-server.ts', { protocol: 'legacy', env: { FLAKY_EVENTS: events } }) },
+    agents: { default: { rules: [{ allow: 'flaky__*' }, { deny: 'flaky__pid', reason: 'process ids stay private' }] } },
+    gateway: { limits: { callTimeout: '1500ms' } },
+  });
+  return { cfg, events };
+}
+
+const count = (file: string, word: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l === word).length : 0);
+
+describe.each(['stdio', 'http'] as const)('2025-era end to end over %s (direct forwarding)', (transport) => {
   let cfg: TempConfig;
+  let gateway: RunningGateway | undefined;
   let client: Client;
   let events: string;
 
   beforeAll(async () => {
-    cfg = tempConfig({});
-    events = join(cfg.dir, 'events.log');
-    cfg.write({
-      servers: { flaky: fixtureServer('flaky-server.ts', { protocol: 'legacy', env: { FLAKY_EVENTS: events } }) },
-      agents: { default: { rules: [{ allow: 'flaky__*' }, { deny: 'flaky__pid', reason: 'process ids stay private' }] } },
-      gateway: { limits: { callTimeout: '1500ms' } },
-    });
-    ({ client } = await stdioClient(cfg.file, 'legacy'));
+    ({ cfg, events } = flakyConfig());
+    if (transport === 'http') {
+      gateway = await startHttpGateway(cfg.file);
+      client = await httpClient(gateway.url, 'legacy', CLIENT_OPTIONS);
+    } else {
+      ({ client } = await stdioClient(cfg.file, 'legacy', CLIENT_OPTIONS));
+    }
+    client.setRequestHandler('roots/list', async () => ({ roots: ROOTS }));
   });
 
   afterAll(async () => {
     await client?.close();
+    await gateway?.stop();
     cfg?.cleanup();
   });
 
@@ -59,12 +78,18 @@ describe('2025-era end to end over stdio (direct forwarding)', () => {
     expect(progress).toEqual(['using unset']);
   });
 
+  it('asks the client on behalf of the upstream during the call', async () => {
+    const result = await client.callTool({ name: 'flaky__list_roots', arguments: {} });
+    expect(JSON.parse(textOf(result))).toEqual(ROOTS);
+  });
+
   it('cancels the upstream call when the client cancels, and the gateway stays usable', async () => {
+    const cancelled = count(events, 'slow:cancelled');
     const controller = new AbortController();
     const call = client.callTool({ name: 'flaky__slow', arguments: { ms: 1_000 } }, { signal: controller.signal });
     setTimeout(() => controller.abort(), 150);
     await expect(call).rejects.toThrow();
-    await vi.waitFor(() => expect(existsSync(events) ? readFileSync(events, 'utf8') : '').toContain('slow:cancelled'), { timeout: 3_000 });
+    await vi.waitFor(() => expect(count(events, 'slow:cancelled')).toBe(cancelled + 1), { timeout: 3_000 });
     expect(textOf(await client.callTool({ name: 'flaky__echo', arguments: { text: 'after' } }))).toBe('after');
   });
 
@@ -87,5 +112,90 @@ describe('2025-era end to end over stdio (direct forwarding)', () => {
       },
       { timeout: 15_000, interval: 250 },
     );
+  });
+});
+
+describe('the HTTP front\'s direct answers', () => {
+  let cfg: TempConfig;
+  let events: string;
+  let gateway: RunningGateway;
+  let session: string;
+
+  const post = (body: unknown, headers: Record<string, string> = {}) =>
+    fetch(gateway.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18', ...headers },
+      body: JSON.stringify(body),
+    });
+
+  beforeAll(async () => {
+    ({ cfg, events } = flakyConfig());
+    gateway = await startHttpGateway(cfg.file);
+    const init = await fetch(gateway.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+    });
+    session = init.headers.get('mcp-session-id') ?? '';
+    await init.text();
+    expect((await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).status).toBe(202);
+  });
+
+  afterAll(async () => {
+    await gateway?.stop();
+    cfg?.cleanup();
+  });
+
+  it('answers a plain call with JSON, carrying the session id', async () => {
+    const response = await post({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'flaky__echo', arguments: { text: 'plain' } } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expect(response.headers.get('mcp-session-id')).toBe(session);
+    expect(await response.json()).toEqual({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: 'plain' }] } });
+  });
+
+  it('turns the answer into an event stream when the call sends the client something first', async () => {
+    const response = await post({ jsonrpc: '2.0', id: 'p', method: 'tools/call', params: { name: 'flaky__leak', arguments: {}, _meta: { progressToken: 'tok' } } });
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    const messages = (await response.text())
+      .split('\n')
+      .filter((line) => line.startsWith('data: '))
+      .map((line) => JSON.parse(line.slice(6)) as { method?: string; id?: unknown; params?: Record<string, unknown>; result?: Record<string, unknown> });
+    expect(messages.map((m) => m.method ?? `answer ${String(m.id)}`)).toEqual(['notifications/progress', 'notifications/message', 'answer p']);
+    expect(messages[0]!.params).toMatchObject({ progressToken: 'tok', message: 'using unset' });
+    expect(messages[2]!.result).toMatchObject({ isError: true });
+  });
+
+  it('leaves to the SDK the requests it refuses, and those it classes as 2026-07-28', async () => {
+    const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'flaky__echo', arguments: { text: 'x' } } };
+    expect((await post(call, { accept: 'application/json' })).status).toBe(406);
+    expect((await post(call, { 'content-type': 'text/plain' })).status).toBe(415);
+    expect((await post(call, { 'mcp-protocol-version': '1999-01-01' })).status).toBe(400);
+    // An envelope claim makes it a 2026-07-28 request, whatever session id it carries: this one lacks the rest of the envelope.
+    const claimed = await post({ ...call, params: { ...call.params, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } } });
+    expect(claimed.status).toBe(400);
+    expect(await claimed.json()).toMatchObject({ error: { code: -32602, message: expect.stringMatching(/envelope/) } });
+  });
+
+  it('cancels a running call when the client cancels it in a POST of its own', async () => {
+    const cancelled = count(events, 'slow:cancelled');
+    const pending = post({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'flaky__slow', arguments: { ms: 1_000 } } });
+    await vi.waitFor(() => expect(count(events, 'slow:start')).toBeGreaterThan(0), { timeout: 3_000 });
+    expect((await post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 3, reason: 'changed my mind' } })).status).toBe(202);
+    await vi.waitFor(() => expect(count(events, 'slow:cancelled')).toBe(cancelled + 1), { timeout: 3_000 });
+    // A cancelled request is not answered: its response carries no message.
+    expect(await (await pending).text()).not.toContain('"id":3');
+  });
+
+  it('cancels running calls when the session is deleted', async () => {
+    const cancelled = count(events, 'slow:cancelled');
+    const started = count(events, 'slow:start');
+    const pending = post({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'flaky__slow', arguments: { ms: 1_000 } } });
+    await vi.waitFor(() => expect(count(events, 'slow:start')).toBe(started + 1), { timeout: 3_000 });
+    const deleted = await fetch(gateway.url, { method: 'DELETE', headers: { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' } });
+    expect(deleted.status).toBe(200);
+    await vi.waitFor(() => expect(count(events, 'slow:cancelled')).toBe(cancelled + 1), { timeout: 3_000 });
+    expect(await (await pending).text()).not.toContain('"id":4');
+    expect((await post({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'flaky__echo', arguments: { text: 'x' } } })).status).toBe(404);
   });
 });

@@ -1,11 +1,14 @@
 /**
- * `tools/call` served straight off the wire for a 2025-era stdio client: the forwarding hot path.
- * The request goes to the same `pipeline.callTool` as through the SDK server (policy, taint,
+ * `tools/call` served without the SDK server for 2025-era clients: the forwarding hot path. The
+ * request goes to the same `pipeline.callTool` as through the SDK server (policy, taint,
  * approvals, audit are all there); only the SDK's per-request machinery is skipped. Only calls
  * that are 2025-era end to end are served here (the upstream too, see `Upstream.acceptsDirect`):
  * anything else (a client that has not initialised, params of another shape, a 2026-07-28
  * client or upstream, whose input_required rounds the SDK server relays) is left to the SDK
  * server, which answers it as before.
+ *
+ * This file holds what both fronts share (which messages qualify, running one, cancelling it)
+ * and the stdio wire's side; the HTTP front's side is direct-http.ts.
  *
  * Direct calls start as they arrive, not behind requests the SDK server is still working through;
  * MCP does not order a client's concurrent requests, and clients that need an order (setLevel
@@ -17,14 +20,14 @@ import type { Intercept } from '../json-lines.js';
 import type { Pipeline } from '../pipeline.js';
 import type { Session } from '../session.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
-import { callerOf } from './caller.js';
+import { callerOf, type ClientChannel } from './caller.js';
 
 /** Longest tool name served directly; longer ones get the SDK's (and the pipeline's) answer. */
 const MAX_NAME_LENGTH = 1_024;
 /** The keys a plain 2025-era tools/call carries. */
 const PARAM_KEYS = new Set(['name', 'arguments', '_meta']);
 
-type Params = { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> };
+export type Params = { name: string; arguments?: Record<string, unknown>; _meta?: Record<string, unknown> };
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -58,7 +61,85 @@ function isDirectRoute(registry: UpstreamRegistry, name: string): boolean {
   return upstream !== undefined && upstream.acceptsDirect && upstream.config.isolation !== 'session';
 }
 
-/** What the direct path needs of the connection: set once the SDK server has been made for it. */
+/** A plain 2025-era tools/call the direct path can serve. */
+export interface DirectCall {
+  readonly id: string | number;
+  readonly params: Params;
+}
+
+/**
+ * The message (parsed, not yet validated) as a call the direct path can serve: a plain
+ * tools/call request to a direct route. Undefined leaves it to the SDK server.
+ */
+export function directCallOf(m: Record<string, unknown>, registry: UpstreamRegistry): DirectCall | undefined {
+  if (m.jsonrpc !== '2.0' || m.method !== 'tools/call' || !isRequestId(m.id)) return undefined;
+  for (const key in m) if (!REQUEST_KEYS.has(key)) return undefined;
+  const params = plainCallParams(m.params);
+  if (!params || !isDirectRoute(registry, params.name)) return undefined;
+  return { id: m.id, params };
+}
+
+/** The id a client's notifications/cancelled names, if it is one. */
+function cancelledId(m: Record<string, unknown>): string | number | undefined {
+  if (m.jsonrpc !== '2.0' || m.method !== 'notifications/cancelled' || !isPlainObject(m.params)) return undefined;
+  const requestId = m.params.requestId;
+  return isRequestId(requestId) ? requestId : undefined;
+}
+
+/** The direct calls of one connection (or HTTP session): runs them, and cancels them. */
+export class DirectCalls {
+  private readonly inFlight = new Map<string | number, AbortController>();
+
+  constructor(private readonly pipeline: Pipeline) {}
+
+  /** Whether a call with this id is running here (a reused id is left to the SDK server). */
+  has(id: string | number): boolean {
+    return this.inFlight.has(id);
+  }
+
+  /** Takes a client's notifications/cancelled for a call running here; false when it is not one. */
+  cancel(m: Record<string, unknown>): boolean {
+    const id = cancelledId(m);
+    const controller = id === undefined ? undefined : this.inFlight.get(id);
+    if (!controller) return false;
+    controller.abort(new Error('cancelled by the client'));
+    return true;
+  }
+
+  /** Aborts every running call (the client went away). */
+  abortAll(reason: string): void {
+    for (const controller of this.inFlight.values()) controller.abort(new Error(reason));
+    this.inFlight.clear();
+  }
+
+  /**
+   * Runs the call through the pipeline: its JSON-RPC answer, or undefined when the client
+   * cancelled it (a cancelled request is not answered). Never rejects.
+   */
+  async answer(call: DirectCall, connection: DirectConnection, channel: ClientChannel): Promise<JSONRPCMessage | undefined> {
+    const { id, params } = call;
+    const controller = new AbortController();
+    this.inFlight.set(id, controller);
+    let response: JSONRPCMessage;
+    try {
+      const session = connection.session();
+      session.clientCapabilities ??= connection.server.getClientCapabilities();
+      const caller = callerOf(session, controller.signal, params._meta?.progressToken, channel);
+      const result = await this.pipeline.callTool(caller, params.name, params.arguments, params._meta);
+      // The SDK server validates what it sends; so does this path.
+      if (!isCallToolResult(result)) throw new GatewayError('INTERNAL', `the result of ${params.name} is not a valid tools/call result`);
+      response = { jsonrpc: '2.0', id, result: result as Record<string, unknown> } as JSONRPCMessage;
+    } catch (error) {
+      const { code, message, data } = toJsonRpcError(asGatewayError(error));
+      response = { jsonrpc: '2.0', id, error: { code, message, ...(data === undefined ? {} : { data }) } };
+    } finally {
+      this.inFlight.delete(id);
+    }
+    return controller.signal.aborted ? undefined : response;
+  }
+}
+
+/** What the direct path needs of the connection (or HTTP session): set once its SDK server has been made. */
 export interface DirectConnection {
   /** The connection's SDK server (for requests to the client and its capabilities). */
   readonly server: Server;
@@ -72,7 +153,7 @@ export interface InterceptingTransport extends Transport {
 }
 
 /**
- * Wraps the wire transport: inbound `tools/call` requests (and cancellations of them) that the
+ * Wraps the stdio wire: inbound `tools/call` requests (and cancellations of them) that the
  * direct path can serve are taken off as they are parsed, before the SDK (or its schema
  * validation) sees them; everything else passes through.
  */
@@ -82,18 +163,18 @@ export class DirectCallsTransport implements Transport {
   onmessage?: Transport['onmessage'];
   /** Set by the front once the connection is a 2025-era one; until then nothing is served directly. */
   connection: DirectConnection | undefined;
-  private readonly inFlight = new Map<string | number, AbortController>();
+  private readonly calls: DirectCalls;
 
   constructor(
     private readonly wire: InterceptingTransport,
-    private readonly pipeline: Pipeline,
+    pipeline: Pipeline,
     private readonly registry: UpstreamRegistry,
   ) {
+    this.calls = new DirectCalls(pipeline);
     wire.intercept = (message) => this.take(message);
     wire.onmessage = (message, extra) => this.onmessage?.(message, extra);
     wire.onclose = () => {
-      for (const controller of this.inFlight.values()) controller.abort(new Error('the client went away'));
-      this.inFlight.clear();
+      this.calls.abortAll('the client went away');
       this.onclose?.();
     };
     wire.onerror = (error) => this.onerror?.(error);
@@ -113,48 +194,22 @@ export class DirectCallsTransport implements Transport {
 
   /** Serves the message (parsed, not yet validated) if it is ours to serve; false leaves it to the SDK. */
   private take(m: Record<string, unknown>): boolean {
-    if (m.jsonrpc !== '2.0') return false;
-    if (m.method === 'notifications/cancelled') {
-      const requestId = isPlainObject(m.params) ? m.params.requestId : undefined;
-      const controller = isRequestId(requestId) ? this.inFlight.get(requestId) : undefined;
-      if (!controller) return false;
-      controller.abort(new Error('cancelled by the client'));
-      return true;
-    }
-    if (m.method !== 'tools/call' || !isRequestId(m.id) || this.inFlight.has(m.id)) return false;
-    for (const key in m) if (!REQUEST_KEYS.has(key)) return false;
+    if (this.calls.cancel(m)) return true;
     const connection = this.connection;
     // Until the client has initialised, the SDK server answers (and refuses) what it sends.
     if (!connection?.server.getClientCapabilities()) return false;
-    const params = plainCallParams(m.params);
-    if (!params || !isDirectRoute(this.registry, params.name)) return false;
-    void this.serve(connection, m.id, params);
+    const call = directCallOf(m, this.registry);
+    if (!call || this.calls.has(call.id)) return false;
+    void this.serve(connection, call);
     return true;
   }
 
-  private async serve(connection: DirectConnection, id: string | number, params: Params): Promise<void> {
-    const controller = new AbortController();
-    this.inFlight.set(id, controller);
-    let response: JSONRPCMessage;
-    try {
-      const session = connection.session();
-      session.clientCapabilities ??= connection.server.getClientCapabilities();
-      const caller = callerOf(session, controller.signal, params._meta?.progressToken, {
-        notify: (method, notifyParams) => this.send({ jsonrpc: '2.0', method, params: notifyParams } as JSONRPCMessage),
-        request: (method, askParams, options) => connection.server.request({ method, params: askParams } as never, options) as Promise<Record<string, unknown>>,
-      });
-      const result = await this.pipeline.callTool(caller, params.name, params.arguments, params._meta);
-      // The SDK server validates what it sends; so does this path.
-      if (!isCallToolResult(result)) throw new GatewayError('INTERNAL', `the result of ${params.name} is not a valid tools/call result`);
-      response = { jsonrpc: '2.0', id, result: result as Record<string, unknown> } as JSONRPCMessage;
-    } catch (error) {
-      const { code, message, data } = toJsonRpcError(asGatewayError(error));
-      response = { jsonrpc: '2.0', id, error: { code, message, ...(data === undefined ? {} : { data }) } };
-    } finally {
-      this.inFlight.delete(id);
-    }
-    // A cancelled request is not answered (MCP cancellation).
-    if (controller.signal.aborted) return;
+  private async serve(connection: DirectConnection, call: DirectCall): Promise<void> {
+    const response = await this.calls.answer(call, connection, {
+      notify: (method, params) => this.send({ jsonrpc: '2.0', method, params } as JSONRPCMessage),
+      request: (method, params, options) => connection.server.request({ method, params } as never, options) as Promise<Record<string, unknown>>,
+    });
+    if (!response) return;
     await this.send(response).catch((error: unknown) => this.onerror?.(error instanceof Error ? error : new Error(String(error))));
   }
 }

@@ -14,6 +14,7 @@ import {
   type Server,
 } from '@modelcontextprotocol/server';
 import type { Logger } from '../../log.js';
+import { DirectHttpTransport } from './direct-http.js';
 import type { FrontHub } from './hub.js';
 import { createFrontServer, type FrontDeps } from './server.js';
 
@@ -32,7 +33,7 @@ export interface McpHttpFront {
 }
 
 interface LegacySession {
-  transport: WebStandardStreamableHTTPServerTransport;
+  transport: DirectHttpTransport;
   server: Server;
   agent: string;
 }
@@ -93,7 +94,7 @@ export function createMcpHttpFront(deps: FrontDeps & { hub: FrontHub; log: Logge
 
   async function openLegacySession(identity: HttpIdentity, request: Request, body: unknown): Promise<Response> {
     if (legacy.size >= deps.maxSessions) return jsonRpcError(503, -32000, 'too many open sessions; close one or try later');
-    const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
+    const sdkTransport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         legacy.set(id, { transport, server, agent: identity.agent });
@@ -103,6 +104,7 @@ export function createMcpHttpFront(deps: FrontDeps & { hub: FrontHub; log: Logge
         hub.sessions.close(`l:${id}`);
       },
     });
+    const transport = new DirectHttpTransport(sdkTransport, deps.pipeline, deps.registry);
     transport.onclose = () => {
       const id = transport.sessionId;
       if (id) {
@@ -110,13 +112,13 @@ export function createMcpHttpFront(deps: FrontDeps & { hub: FrontHub; log: Logge
         hub.sessions.close(`l:${id}`);
       }
     };
-    const server: Server = createFrontServer(deps, (ctx, srv) => {
-      const id = ctx.sessionId ?? transport.sessionId ?? 'unknown';
-      return hub.sessions.open(`l:${id}`, () => hub.newSession({ agent: identity.agent, claims: identity.claims, transport: 'http', era: 'legacy', server: srv }));
-    });
+    const sessionOf = (sessionId: string | undefined) =>
+      hub.sessions.open(`l:${sessionId ?? transport.sessionId ?? 'unknown'}`, () => hub.newSession({ agent: identity.agent, claims: identity.claims, transport: 'http', era: 'legacy', server }));
+    const server: Server = createFrontServer(deps, (ctx) => sessionOf(ctx.sessionId));
+    transport.connection = { server, session: () => sessionOf(undefined) };
     hub.track(server);
     await server.connect(transport);
-    return transport.handleRequest(request, { parsedBody: body });
+    return sdkTransport.handleRequest(request, { parsedBody: body });
   }
 
   return {
@@ -132,17 +134,20 @@ export function createMcpHttpFront(deps: FrontDeps & { hub: FrontHub; log: Logge
         }
         if (typeof body !== 'object' || body === null) return jsonRpcError(400, -32600, 'invalid request: expected a JSON-RPC object or batch');
       }
+      const sessionId = request.headers.get('mcp-session-id');
+      const existing = sessionId ? legacy.get(sessionId) : undefined;
+      // The hot path first: a plain call in a 2025-era session is classified and served without the SDK.
+      const direct = existing?.agent === identity.agent ? existing.transport.serveDirect(request, body) : undefined;
+      if (direct) return direct;
       const authInfo: AuthInfo = { token: '', clientId: identity.agent, scopes: [], extra: { portcullis: identity } };
       if (!(await isLegacyRequest(request, body, { maxRequestBodySize: deps.maxRequestBytes }))) {
         return modern.fetch(request, { authInfo, parsedBody: body });
       }
-      const sessionId = request.headers.get('mcp-session-id');
       if (sessionId) {
-        const existing = legacy.get(sessionId);
         // 404, not 400: the client must re-initialize.
         if (!existing) return jsonRpcError(404, -32001, 'session not found: initialize a new session');
         if (existing.agent !== identity.agent) return jsonRpcError(403, -32003, 'this session belongs to another agent');
-        return existing.transport.handleRequest(request, { parsedBody: body, authInfo });
+        return existing.transport.handleRequest(request, body, authInfo);
       }
       const isInit = request.method === 'POST' && (Array.isArray(body) ? body.some((m) => isInitializeRequest(m)) : isInitializeRequest(body));
       if (isInit) return openLegacySession(identity, request, body);

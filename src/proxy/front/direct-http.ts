@@ -1,0 +1,193 @@
+/**
+ * The direct path (see direct-calls.ts) on the HTTP front: a plain `tools/call` POSTed in a
+ * 2025-era session is run by the gateway itself rather than handed through the session's SDK
+ * transport and server. Its answer is a plain JSON response, unless the call has to reach the
+ * client before it ends (progress, log messages, a sampling, elicitation or roots request): the
+ * answer then becomes an event stream at that point, as the SDK's would be, and ends with the
+ * result. Requests the call makes of the client go out through the session's SDK server, so
+ * their ids, time limits and result checks are the SDK's, and the client's answers come back
+ * the usual way, in a POST of their own.
+ */
+import {
+  PROTOCOL_VERSION_META_KEY,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  isJsonContentType,
+  type AuthInfo,
+  type JSONRPCMessage,
+  type Transport,
+  type TransportSendOptions,
+  type WebStandardStreamableHTTPServerTransport,
+} from '@modelcontextprotocol/server';
+import type { Pipeline } from '../pipeline.js';
+import type { UpstreamRegistry } from '../upstream/registry.js';
+import { DirectCalls, directCallOf, type DirectConnection } from './direct-calls.js';
+
+const encoder = new TextEncoder();
+
+/** A message as JSON; one that cannot be serialised becomes an internal error (answers keep their id). */
+function serialise(message: JSONRPCMessage): string {
+  try {
+    return JSON.stringify(message);
+  } catch {
+    const id = 'id' in message ? message.id : null;
+    return JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32603, message: 'internal error: the answer could not be serialised' } });
+  }
+}
+
+/** One direct call's HTTP answer: JSON when nothing else goes to the client first, else an event stream. */
+class CallAnswer {
+  readonly response: Promise<Response>;
+  private resolve!: (response: Response) => void;
+  private events: ReadableStreamDefaultController<Uint8Array> | undefined;
+  private ended = false;
+
+  constructor(private readonly sessionId: string) {
+    this.response = new Promise((resolve) => (this.resolve = resolve));
+  }
+
+  /** Sends a message related to the call; rejects once the answer has ended or the client has gone. */
+  send(message: JSONRPCMessage): Promise<void> {
+    if (this.ended) return Promise.reject(new Error('the answer to this call has ended'));
+    try {
+      (this.events ?? this.openEvents()).enqueue(encoder.encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`));
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** Ends the answer with the call's response, or with none (a cancelled call is not answered). */
+  end(message: JSONRPCMessage | undefined): void {
+    if (this.ended) return;
+    if (message && !this.events) {
+      this.ended = true;
+      this.resolve(new Response(serialise(message), { status: 200, headers: { 'content-type': 'application/json', 'mcp-session-id': this.sessionId } }));
+      return;
+    }
+    const events = this.events ?? this.openEvents();
+    if (message) events.enqueue(encoder.encode(`event: message\ndata: ${serialise(message)}\n\n`));
+    this.ended = true;
+    events.close();
+  }
+
+  private openEvents(): ReadableStreamDefaultController<Uint8Array> {
+    let events!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        events = controller;
+      },
+      // The client went away: nothing more can reach it on this answer.
+      cancel: () => {
+        this.ended = true;
+      },
+    });
+    this.events = events;
+    this.resolve(
+      new Response(body, {
+        status: 200,
+        headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no', 'mcp-session-id': this.sessionId },
+      }),
+    );
+    return events;
+  }
+}
+
+/**
+ * A 2025-era session's transport: the SDK's, plus the direct path. What the SDK server sends
+ * about a direct call goes to that call's answer; a client's cancellation of one is taken off
+ * before the SDK server sees it; everything else passes through.
+ */
+export class DirectHttpTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: Transport['onmessage'];
+  /** Set once the session's SDK server has been made; until then nothing is served directly. */
+  connection: DirectConnection | undefined;
+  private readonly calls: DirectCalls;
+  private readonly answers = new Map<string | number, CallAnswer>();
+  private protocolVersions: readonly string[] = SUPPORTED_PROTOCOL_VERSIONS;
+
+  constructor(
+    private readonly sdk: WebStandardStreamableHTTPServerTransport,
+    pipeline: Pipeline,
+    private readonly registry: UpstreamRegistry,
+  ) {
+    this.calls = new DirectCalls(pipeline);
+    sdk.onmessage = (message, extra) => {
+      if (!this.calls.cancel(message as Record<string, unknown>)) this.onmessage?.(message, extra);
+    };
+    sdk.onclose = () => {
+      this.calls.abortAll('the session closed');
+      this.onclose?.();
+    };
+    sdk.onerror = (error) => this.onerror?.(error);
+  }
+
+  get sessionId(): string | undefined {
+    return this.sdk.sessionId;
+  }
+
+  setSupportedProtocolVersions(versions: string[]): void {
+    this.protocolVersions = versions;
+    this.sdk.setSupportedProtocolVersions(versions);
+  }
+
+  start(): Promise<void> {
+    return this.sdk.start();
+  }
+
+  close(): Promise<void> {
+    return this.sdk.close();
+  }
+
+  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    const answer = options?.relatedRequestId === undefined ? undefined : this.answers.get(options.relatedRequestId);
+    return answer ? answer.send(message) : this.sdk.send(message, options);
+  }
+
+  /** Serves a request of this session through the SDK transport. */
+  handleRequest(request: Request, body: unknown, authInfo: AuthInfo): Promise<Response> {
+    return this.sdk.handleRequest(request, { parsedBody: body, authInfo });
+  }
+
+  /**
+   * Serves the request if it is a call the direct path takes: a POST of this session, with the
+   * headers the SDK transport accepts, that the SDK would class as 2025-era (no protocol
+   * envelope in `_meta`, no 2026-era version header). Undefined leaves it to the caller.
+   */
+  serveDirect(request: Request, body: unknown): Promise<Response> | undefined {
+    const connection = this.connection;
+    const sessionId = this.sdk.sessionId;
+    if (request.method !== 'POST' || !sessionId || !this.acceptsHeaders(request)) return undefined;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+    // Until the client has initialised, the SDK server answers (and refuses) what it sends.
+    if (!connection?.server.getClientCapabilities()) return undefined;
+    const call = directCallOf(body as Record<string, unknown>, this.registry);
+    if (!call || this.calls.has(call.id) || (call.params._meta && PROTOCOL_VERSION_META_KEY in call.params._meta)) return undefined;
+    const answer = new CallAnswer(sessionId);
+    this.answers.set(call.id, answer);
+    void this.calls
+      .answer(call, connection, {
+        notify: (method, params) => answer.send({ jsonrpc: '2.0', method, params } as JSONRPCMessage),
+        request: (method, params, options) => connection.server.request({ method, params } as never, { ...options, relatedRequestId: call.id }) as Promise<Record<string, unknown>>,
+      })
+      .then((response) => {
+        this.answers.delete(call.id);
+        answer.end(response);
+      });
+    return answer.response;
+  }
+
+  /**
+   * The headers the SDK transport accepts for a POST, with a 2025-era version if any (the SDK's
+   * list holds only those); anything else gets the SDK's answer (406, 415, 400) or goes to the
+   * 2026-era handler.
+   */
+  private acceptsHeaders(request: Request): boolean {
+    const accept = request.headers.get('accept');
+    if (!accept?.includes('application/json') || !accept.includes('text/event-stream')) return false;
+    if (!isJsonContentType(request.headers.get('content-type'))) return false;
+    const version = request.headers.get('mcp-protocol-version');
+    return version === null || (SUPPORTED_PROTOCOL_VERSIONS.includes(version) && this.protocolVersions.includes(version));
+  }
+}
