@@ -4,11 +4,11 @@
  * a line cut short by a crash is closed off on the next open so it never swallows the next one.
  * Secrets are masked by value before anything reaches the file.
  */
-import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { maskSecrets } from '../log.js';
 import { stableJson } from '../policy/index.js';
+import { sha256Hex } from '../digest.js';
 
 export type AuditEventName =
   | 'call.decided'
@@ -70,7 +70,7 @@ const FIELD_ORDER = ['event', 'callId', 'agent', 'session', 'tool', 'decision', 
 
 /** Canonical digest of call arguments (sorted keys), as recorded in the log and bound to approvals. */
 export function argsDigest(args: unknown): string {
-  return createHash('sha256').update(stableJson(args ?? {})).digest('hex');
+  return sha256Hex(stableJson(args ?? {}));
 }
 
 /** Masks secrets inside every string of a JSON-like value (before serialisation, so escaping cannot hide one). */

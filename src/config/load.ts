@@ -1,5 +1,4 @@
 /** Loads the config file: YAML with positions → references → schema → cross-key checks → frozen. */
-import { createHash } from 'node:crypto';
 import { readFile as readFileFromDisk } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { checkSemantics } from './checks.js';
@@ -11,6 +10,7 @@ import { ConfigSchema } from './schema.js';
 import type { Config } from './schema.js';
 import { translateIssues } from './schema-issues.js';
 import { parseYaml, placeIssues } from './yaml-source.js';
+import { sha256Hex } from '../digest.js';
 
 export interface LoadedConfig {
   /** The path the config was loaded from, as given. */
@@ -54,7 +54,7 @@ export async function loadConfig(file: string, options: LoadOptions = {}): Promi
  * I/O goes through `readFile`, and the environment is only what `env` holds.
  */
 export async function parseConfigText(text: string, file: string, env: Env, readFile: ReadFileFn): Promise<LoadedConfig> {
-  const hash = createHash('sha256').update(text).digest('hex');
+  const hash = sha256Hex(text);
   const parsed = parseYaml(text);
   if (parsed.data === undefined) {
     throw new ConfigError(file, placeIssues(parsed.source, parsed.errors), { warnings: placeIssues(parsed.source, parsed.warnings) });

@@ -1,5 +1,4 @@
 /** Hot reload: watch the config file and hand over each new version that validates. */
-import { createHash } from 'node:crypto';
 import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { readFile as readFileFromDisk } from 'node:fs/promises';
@@ -7,6 +6,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { ConfigError } from './issues.js';
 import { parseConfigText } from './load.js';
 import type { LoadedConfig, LoadOptions } from './load.js';
+import { sha256Hex } from '../digest.js';
 
 export interface WatchOptions extends LoadOptions {
   /** Hash of the config already in force (LoadedConfig.hash); that content is not reported again. */
@@ -69,7 +69,7 @@ export function watchConfig(
       deliver(() => onError(failure));
       return;
     }
-    const hash = createHash('sha256').update(text).digest('hex');
+    const hash = sha256Hex(text);
     if (hash === lastSeen) return;
     lastSeen = hash;
     if (hash === inForce) return;
@@ -126,7 +126,7 @@ export function watchConfig(
     // Without a known starting point, take the file as it is now as the version in force.
     void Promise.resolve(readFile(path)).then(
       (text) => {
-        inForce ??= createHash('sha256').update(text).digest('hex');
+        inForce ??= sha256Hex(text);
         lastSeen ??= inForce;
       },
       () => undefined,

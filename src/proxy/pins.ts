@@ -3,10 +3,10 @@
  * definition plus its server's instructions, pinned on first sight in `gateway.state/pins.json`.
  * A later change blocks the tool until an admin approves the new definition.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { diffDefinitions, pinDigest, pinSubject, type DefinitionChange, type PinSubject, type ToolDefinitionLike } from '../taint/index.js';
+import { sha256Hex } from '../digest.js';
 
 export interface Pin {
   digest: string;
@@ -22,7 +22,7 @@ export interface PinCheck {
 }
 
 export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return sha256Hex(text);
 }
 
 export class PinStore {
