@@ -240,9 +240,11 @@ export class Pipeline {
       resumed.answer(caller.inputResponses);
       return this.drive(caller, call, resumed as ParkedCall<CallToolResult | InputRequiredResult>, binding);
     }
-    const run = new ParkedCall<CallToolResult | InputRequiredResult>();
-    this.inFlight.add((call.entry = { caller, upstream: undefined, startedAt, parked: run as ParkedCall<unknown> }));
-    run.start((signal) => this.execute(call, signal));
+    // A client that can be asked mid-call (2025-era) is asked directly, never by parking the call:
+    // it runs on the client's own signal.
+    const run = caller.ask ? undefined : new ParkedCall<CallToolResult | InputRequiredResult>();
+    this.inFlight.add((call.entry = { caller, upstream: undefined, startedAt, ...(run ? { parked: run as ParkedCall<unknown> } : {}) }));
+    run?.start((signal) => this.execute(call, signal));
     return this.drive(caller, call, run, binding);
   }
 
@@ -335,18 +337,21 @@ export class Pipeline {
     return Promise.reject(new GatewayError('METHOD_NOT_FOUND', `the client cannot be asked ${method}`));
   }
 
-  /** Runs (or resumes) a call until it has a result, or parks it when the client must be asked something first. */
-  private async drive(caller: Caller, call: CallContext, run: ParkedCall<CallToolResult | InputRequiredResult>, binding: string): Promise<CallToolResult | InputRequiredResult> {
+  /**
+   * Runs (or resumes) a call until it has a result, or parks it when the client must be asked
+   * something first. Without a parked run, the call runs here to its end.
+   */
+  private async drive(caller: Caller, call: CallContext, run: ParkedCall<CallToolResult | InputRequiredResult> | undefined, binding: string): Promise<CallToolResult | InputRequiredResult> {
     const entry = call.entry ?? [...this.inFlight].find((f) => f.parked === run);
     if (entry) {
       entry.caller = caller;
       call.entry = entry;
     }
-    const onAbort = () => run.abort('cancelled by the client');
-    caller.signal.addEventListener('abort', onAbort, { once: true });
+    const onAbort = run && (() => run.abort('cancelled by the client'));
+    if (onAbort) caller.signal.addEventListener('abort', onAbort, { once: true });
     let suspended = false;
     try {
-      const step = await run.next();
+      const step = run ? await run.next() : { done: true as const, value: await this.execute(call, caller.signal) };
       if (!step.done) {
         suspended = true;
         return this.continuations.park(run as ParkedCall<unknown>, binding, step.questions);
@@ -367,7 +372,7 @@ export class Pipeline {
       call.completed(gatewayError.code);
       throw gatewayError;
     } finally {
-      caller.signal.removeEventListener('abort', onAbort);
+      if (onAbort) caller.signal.removeEventListener('abort', onAbort);
       if (!suspended && entry) this.inFlight.delete(entry);
     }
   }
