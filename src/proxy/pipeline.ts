@@ -125,6 +125,9 @@ type InFlight = {
 };
 
 
+/** Why a call stops when its client cancels it. */
+const CANCELLED = 'cancelled by the client';
+
 /** How long a result waits behind a progress notification sent just before it (see drive). */
 const PROGRESS_GAP_MS = 15;
 
@@ -342,16 +345,20 @@ export class Pipeline {
    * something first. Without a parked run, the call runs here to its end.
    */
   private async drive(caller: Caller, call: CallContext, run: ParkedCall<CallToolResult | InputRequiredResult> | undefined, binding: string): Promise<CallToolResult | InputRequiredResult> {
-    const entry = call.entry ?? [...this.inFlight].find((f) => f.parked === run);
+    const entry = call.entry ?? (run ? [...this.inFlight].find((f) => f.parked === run) : undefined);
     if (entry) {
       entry.caller = caller;
       call.entry = entry;
     }
-    const onAbort = run && (() => run.abort('cancelled by the client'));
-    if (onAbort) caller.signal.addEventListener('abort', onAbort, { once: true });
+    // The call stops for one reason whatever the client's cancellation said: the upstream is told
+    // it, and the failure is classified by it (a client's "timed out" is not the upstream's).
+    const local = run ? undefined : new AbortController();
+    const onAbort = () => (run ? run.abort(CANCELLED) : local?.abort(new Error(CANCELLED)));
+    caller.signal.addEventListener('abort', onAbort, { once: true });
+    if (caller.signal.aborted) onAbort();
     let suspended = false;
     try {
-      const step = run ? await run.next() : { done: true as const, value: await this.execute(call, caller.signal) };
+      const step = run ? await run.next() : { done: true as const, value: await this.execute(call, local?.signal ?? caller.signal) };
       if (!step.done) {
         suspended = true;
         return this.continuations.park(run as ParkedCall<unknown>, binding, step.questions);
@@ -372,7 +379,7 @@ export class Pipeline {
       call.completed(gatewayError.code);
       throw gatewayError;
     } finally {
-      if (onAbort) caller.signal.removeEventListener('abort', onAbort);
+      caller.signal.removeEventListener('abort', onAbort);
       if (!suspended && entry) this.inFlight.delete(entry);
     }
   }

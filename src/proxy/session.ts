@@ -1,7 +1,7 @@
 /**
  * Client sessions: who is calling (agent, claims), over which era, and the per-session state
- * later stages keep (log level, resource subscriptions, taint). The table is bounded; an
- * evicted or closed session releases its per-session upstreams.
+ * later stages keep (log level, resource subscriptions, taint). A closed (or, for session-less
+ * callers, evicted) session releases its per-session upstreams.
  */
 import { LRUCache } from 'lru-cache';
 import type { ClientCapabilities, LoggingLevel } from '@modelcontextprotocol/server';
@@ -30,46 +30,71 @@ export interface Session {
 }
 
 export interface SessionTableOptions {
+  /** How many session-less (2026-07-28 HTTP) sessions are kept; the least recently used go first. */
   max: number;
   onClose: (session: Session) => void;
 }
 
+/**
+ * A session a connection holds (a 2025-era HTTP session, stdio) lasts until the connection
+ * closes it: evicting it would let its next call start afresh, with its taint forgotten. The
+ * fronts bound how many connections there are. Sessions grouped by caller (2026-07-28 over
+ * HTTP) have no connection to end them, so they are bounded here, least recently used first.
+ */
+function isHeld(session: Session): boolean {
+  return session.transport === 'stdio' || session.era === 'legacy';
+}
+
 export class SessionTable {
-  private readonly table: LRUCache<string, Session>;
+  private readonly held = new Map<string, Session>();
+  private readonly grouped: LRUCache<string, Session>;
+  private readonly onClose: (session: Session) => void;
 
   constructor(options: SessionTableOptions) {
-    this.table = new LRUCache<string, Session>({
+    this.onClose = options.onClose;
+    this.grouped = new LRUCache<string, Session>({
       max: options.max,
       dispose: (session) => options.onClose(session),
     });
   }
 
   get(id: string): Session | undefined {
-    return this.table.get(id);
+    return this.held.get(id) ?? this.grouped.get(id);
   }
 
   /** The session with this id, created with `init` when it does not exist yet. */
   open(id: string, init: () => Omit<Session, 'id'>): Session {
-    const existing = this.table.get(id);
+    const existing = this.get(id);
     if (existing) return existing;
     const session: Session = { id, ...init() };
-    this.table.set(id, session);
+    if (isHeld(session)) this.held.set(id, session);
+    else this.grouped.set(id, session);
     return session;
   }
 
   close(id: string): void {
-    this.table.delete(id);
+    const session = this.held.get(id);
+    if (!session) {
+      this.grouped.delete(id);
+      return;
+    }
+    this.held.delete(id);
+    this.onClose(session);
   }
 
   get size(): number {
-    return this.table.size;
+    return this.held.size + this.grouped.size;
   }
 
   *all(): Iterable<Session> {
-    yield* this.table.values();
+    yield* this.held.values();
+    yield* this.grouped.values();
   }
 
   clear(): void {
-    this.table.clear();
+    const held = [...this.held.values()];
+    this.held.clear();
+    for (const session of held) this.onClose(session);
+    this.grouped.clear();
   }
 }

@@ -6,9 +6,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Client } from '@modelcontextprotocol/client';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { fixtureServer, httpClient, startHttpGateway, stdioClient, tempConfig, textOf, type RunningGateway, type TempConfig } from '../helpers/gateway.js';
+import { CLIENT_INFO, fixtureServer, startHttpGateway, stdioClient, tempConfig, textOf, type RunningGateway, type TempConfig } from '../helpers/gateway.js';
 
 const CLIENT_OPTIONS = { capabilities: { roots: {}, sampling: {} } };
 const ROOTS = [{ uri: 'file:///work/project', name: 'project' }];
@@ -17,8 +17,12 @@ function flakyConfig(): { cfg: TempConfig; events: string } {
   const cfg = tempConfig({});
   const events = join(cfg.dir, 'events.log');
   cfg.write({
-    servers: { flaky: fixtureServer('flaky-server.ts', { protocol: 'legacy', env: { FLAKY_EVENTS: events } }) },
-    agents: { default: { rules: [{ allow: 'flaky__*' }, { deny: 'flaky__pid', reason: 'process ids stay private' }] } },
+    servers: {
+      flaky: fixtureServer('flaky-server.ts', { protocol: 'legacy', env: { FLAKY_EVENTS: events } }),
+      // The same server speaking 2026-07-28: its calls take the SDK path, for comparison.
+      modern: fixtureServer('flaky-server.ts'),
+    },
+    agents: { default: { rules: [{ allow: '{flaky,modern}__*' }, { deny: 'flaky__pid', reason: 'process ids stay private' }] } },
     gateway: { limits: { callTimeout: '1500ms' } },
   });
   return { cfg, events };
@@ -31,12 +35,20 @@ describe.each(['stdio', 'http'] as const)('2025-era end to end over %s (direct f
   let gateway: RunningGateway | undefined;
   let client: Client;
   let events: string;
+  /** The content type of each HTTP answer to a tools/call. */
+  const answeredAs: string[] = [];
 
   beforeAll(async () => {
     ({ cfg, events } = flakyConfig());
     if (transport === 'http') {
       gateway = await startHttpGateway(cfg.file);
-      client = await httpClient(gateway.url, 'legacy', CLIENT_OPTIONS);
+      client = new Client(CLIENT_INFO, CLIENT_OPTIONS);
+      const recording: typeof fetch = async (input, init) => {
+        const response = await fetch(input, init);
+        if (typeof init?.body === 'string' && init.body.includes('"method":"tools/call"')) answeredAs.push(response.headers.get('content-type') ?? '');
+        return response;
+      };
+      await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url), { fetch: recording }));
     } else {
       ({ client } = await stdioClient(cfg.file, 'legacy', CLIENT_OPTIONS));
     }
@@ -93,6 +105,16 @@ describe.each(['stdio', 'http'] as const)('2025-era end to end over %s (direct f
     expect(textOf(await client.callTool({ name: 'flaky__echo', arguments: { text: 'after' } }))).toBe('after');
   });
 
+  it.each(['flaky', 'modern'])('audits a %s call the client gave up on as cancelled, not as an upstream timeout', async (prefix) => {
+    const tool = `${prefix}__slow`;
+    await expect(client.callTool({ name: tool, arguments: { ms: 1_000 } }, { timeout: 200 })).rejects.toThrow(/timed out/i);
+    const outcomes = () =>
+      readFileSync(join(cfg.dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((e) => e.tool === tool && e.event === 'call.completed')
+        .map((e) => e.outcome);
+    await vi.waitFor(() => expect(outcomes()).toEqual(['UPSTREAM_UNAVAILABLE']), { timeout: 3_000 });
+  });
+
   it('answers a call the upstream does not finish in time with a timeout', async () => {
     await expect(client.callTool({ name: 'flaky__slow', arguments: { ms: 3_000 } })).rejects.toThrow(/did not answer in time/);
   });
@@ -112,6 +134,12 @@ describe.each(['stdio', 'http'] as const)('2025-era end to end over %s (direct f
       },
       { timeout: 15_000, interval: 250 },
     );
+  });
+
+  it.runIf(transport === 'http')('served those calls itself: a plain answer is JSON, not the SDK transport\'s event stream', () => {
+    expect(answeredAs.filter((type) => type === 'application/json').length).toBeGreaterThanOrEqual(40);
+    // Calls that reached the client first (progress, roots) were answered as event streams.
+    expect(answeredAs).toContain('text/event-stream');
   });
 });
 
@@ -183,8 +211,9 @@ describe('the HTTP front\'s direct answers', () => {
     await vi.waitFor(() => expect(count(events, 'slow:start')).toBeGreaterThan(0), { timeout: 3_000 });
     expect((await post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 3, reason: 'changed my mind' } })).status).toBe(202);
     await vi.waitFor(() => expect(count(events, 'slow:cancelled')).toBe(cancelled + 1), { timeout: 3_000 });
-    // A cancelled request is not answered: its response carries no message.
-    expect(await (await pending).text()).not.toContain('"id":3');
+    // A cancelled request is not answered: its response is an event stream with nothing in it.
+    const answered = await pending;
+    expect([answered.status, answered.headers.get('content-type'), await answered.text()]).toEqual([200, 'text/event-stream', '']);
   });
 
   it('cancels running calls when the session is deleted', async () => {
@@ -195,7 +224,8 @@ describe('the HTTP front\'s direct answers', () => {
     const deleted = await fetch(gateway.url, { method: 'DELETE', headers: { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' } });
     expect(deleted.status).toBe(200);
     await vi.waitFor(() => expect(count(events, 'slow:cancelled')).toBe(cancelled + 1), { timeout: 3_000 });
-    expect(await (await pending).text()).not.toContain('"id":4');
+    const answered = await pending;
+    expect([answered.status, answered.headers.get('content-type'), await answered.text()]).toEqual([200, 'text/event-stream', '']);
     expect((await post({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'flaky__echo', arguments: { text: 'x' } } })).status).toBe(404);
   });
 });

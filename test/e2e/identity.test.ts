@@ -29,9 +29,10 @@ describe('a gateway with JWT auth', () => {
   beforeAll(async () => {
     cfg = tempConfig({
       gateway: { auth: { mode: 'jwt', jwt: { secret: '${env:JWT_SECRET}', agentClaim: 'sub' } } },
-      servers: { flaky: fixtureServer('flaky-server.ts') },
+      servers: { flaky: fixtureServer('flaky-server.ts'), old: fixtureServer('flaky-server.ts', { protocol: 'legacy' }) },
       agents: {
         'release-bot': { rules: [{ allow: 'flaky__echo', where: { text: { equals: '${claims.thread}' } } }] },
+        'ops-bot': { rules: [{ allow: 'old__echo' }] },
         default: { rules: [] },
       },
     });
@@ -74,5 +75,27 @@ describe('a gateway with JWT auth', () => {
     const missing = await fetch(gw.url, { ...init(''), headers: { 'content-type': 'application/json' } });
     expect(missing.status).toBe(401);
     expect(readFileSync(join(cfg.dir, 'audit.jsonl'), 'utf8')).toMatch(/"event":"auth.failed"/);
+  });
+
+  it('keeps a 2025-era session to the agent that opened it, also for calls the gateway serves directly', async () => {
+    const owner = new StreamableHTTPClientTransport(new URL(gw.url), { requestInit: { headers: { authorization: `Bearer ${await token({ sub: 'ops-bot' })}` } } });
+    const client = new Client(CLIENT_INFO);
+    await client.connect(owner);
+    const call = (bearer: string) =>
+      fetch(gw.url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': owner.sessionId!, 'mcp-protocol-version': '2025-06-18' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'old__echo', arguments: { text: 'hijacked' } } }),
+      });
+    const other = await call(await token({ sub: 'release-bot', thread: 'T-42' }));
+    expect(other.status).toBe(403);
+    expect(await other.json()).toMatchObject({ error: { code: -32003, message: 'this session belongs to another agent' } });
+    const calls = () => readFileSync(join(cfg.dir, 'audit.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"tool":"old__echo"'));
+    expect(calls()).toEqual([]);
+    const own = await call(await token({ sub: 'ops-bot' }));
+    expect(own.headers.get('content-type')).toBe('application/json');
+    expect(await own.json()).toMatchObject({ id: 7, result: { content: [{ type: 'text', text: 'hijacked' }] } });
+    expect(calls().map((l) => (JSON.parse(l) as { agent: string }).agent)).toEqual(['ops-bot', 'ops-bot']);
+    await client.close();
   });
 });

@@ -120,11 +120,36 @@ describe('direct tools/call on the stdio front', () => {
     expect(wire.sent).toEqual([{ jsonrpc: '2.0', id: 3, error: expect.objectContaining({ message: 'upstream up unavailable: connection closed' }) }]);
   });
 
-  it('refuses to relay something that is not a tools/call result', async () => {
-    const { wire } = setup(async () => ({ content: 'not a list' }));
+  it.each([
+    ['content that is not a list', { content: 'not a list' }],
+    ['structuredContent that is not an object', { content: [], structuredContent: [1, 2] }],
+  ])('refuses to relay a result with %s, with invalid params as the SDK server does', async (_what, result) => {
+    const { wire } = setup(async () => result);
     wire.deliver({ id: 4, method: 'tools/call', params: { name: 'up__echo' } });
     await tick();
-    expect(wire.sent).toEqual([{ jsonrpc: '2.0', id: 4, error: { code: -32603, message: expect.stringMatching(/not a valid tools\/call result/), data: { portcullis: 'INTERNAL' } } }]);
+    expect(wire.sent).toEqual([{ jsonrpc: '2.0', id: 4, error: { code: -32602, message: 'invalid tools/call result from up__echo', data: { portcullis: 'INVALID_PARAMS' } } }]);
+  });
+
+  it('shapes a result as the SDK server would: empty content when it has none, blocks without unknown keys', async () => {
+    const { wire } = setup(async (_caller, name) =>
+      name === 'up__structured' ? { structuredContent: { answer: 42 } } : { content: [{ type: 'text', text: 'x', colour: 'red' }], isError: false },
+    );
+    wire.deliver({ id: 'a', method: 'tools/call', params: { name: 'up__structured' } });
+    wire.deliver({ id: 'b', method: 'tools/call', params: { name: 'up__blocks' } });
+    await tick();
+    expect(wire.sent).toEqual([
+      { jsonrpc: '2.0', id: 'a', result: { content: [], structuredContent: { answer: 42 } } },
+      { jsonrpc: '2.0', id: 'b', result: { content: [{ type: 'text', text: 'x' }], isError: false } },
+    ]);
+  });
+
+  it('answers a not-found error with invalid params, which is what the 2025 revision has for it', async () => {
+    const { wire } = setup(async () => {
+      throw new GatewayError('NOT_FOUND', 'no such thing');
+    });
+    wire.deliver({ id: 9, method: 'tools/call', params: { name: 'up__echo' } });
+    await tick();
+    expect(wire.sent).toEqual([{ jsonrpc: '2.0', id: 9, error: expect.objectContaining({ code: -32602, message: 'no such thing' }) }]);
   });
 
   it('sends progress for the client\'s token, and asks the client through the SDK server', async () => {

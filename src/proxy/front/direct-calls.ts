@@ -14,7 +14,7 @@
  * MCP does not order a client's concurrent requests, and clients that need an order (setLevel
  * before a call) wait for the earlier answer.
  */
-import { isCallToolResult, type JSONRPCMessage, type Server, type Transport, type TransportSendOptions } from '@modelcontextprotocol/server';
+import { specTypeSchemas, type JSONRPCMessage, type Server, type Transport, type TransportSendOptions } from '@modelcontextprotocol/server';
 import { asGatewayError, GatewayError, toJsonRpcError } from '../../errors.js';
 import type { Intercept } from '../json-lines.js';
 import type { Pipeline } from '../pipeline.js';
@@ -59,6 +59,25 @@ function plainCallParams(params: unknown): Params | undefined {
 function isDirectRoute(registry: UpstreamRegistry, name: string): boolean {
   const upstream = registry.findTool(name)?.upstream;
   return upstream !== undefined && upstream.acceptsDirect && upstream.config.isolation !== 'session';
+}
+
+const CALL_TOOL_RESULT = specTypeSchemas.CallToolResult['~standard'];
+/** Keys that make a result another kind (a task, an input_required round); the SDK adds no content to those. */
+const FOREIGN_RESULT_KEYS = ['task', 'inputRequests', 'requestState'];
+
+/**
+ * The result as the SDK server sends it to a 2025-era client: a result without content gets an
+ * empty one, content blocks keep only the keys their schema has, and a result that is still not
+ * a tools/call result is refused with invalid params, as the SDK refuses it.
+ */
+function wireResult(result: unknown, name: string): Record<string, unknown> {
+  const normalised = isPlainObject(result) && result.content === undefined && !FOREIGN_RESULT_KEYS.some((key) => key in result) ? { ...result, content: [] } : result;
+  const checked = CALL_TOOL_RESULT.validate(normalised);
+  const value = checked instanceof Promise || checked.issues ? undefined : checked.value;
+  if (!isPlainObject(value) || (value.structuredContent !== undefined && !isPlainObject(value.structuredContent))) {
+    throw new GatewayError('INVALID_PARAMS', `invalid tools/call result from ${name}`);
+  }
+  return value;
 }
 
 /** A plain 2025-era tools/call the direct path can serve. */
@@ -126,12 +145,11 @@ export class DirectCalls {
       session.clientCapabilities ??= connection.server.getClientCapabilities();
       const caller = callerOf(session, controller.signal, params._meta?.progressToken, channel);
       const result = await this.pipeline.callTool(caller, params.name, params.arguments, params._meta);
-      // The SDK server validates what it sends; so does this path.
-      if (!isCallToolResult(result)) throw new GatewayError('INTERNAL', `the result of ${params.name} is not a valid tools/call result`);
-      response = { jsonrpc: '2.0', id, result: result as Record<string, unknown> } as JSONRPCMessage;
+      response = { jsonrpc: '2.0', id, result: wireResult(result, params.name) } as JSONRPCMessage;
     } catch (error) {
       const { code, message, data } = toJsonRpcError(asGatewayError(error));
-      response = { jsonrpc: '2.0', id, error: { code, message, ...(data === undefined ? {} : { data }) } };
+      // The 2025 revision has no -32002 for a call: the SDK sends invalid params instead.
+      response = { jsonrpc: '2.0', id, error: { code: code === -32002 ? -32602 : code, message, ...(data === undefined ? {} : { data }) } };
     } finally {
       this.inFlight.delete(id);
     }

@@ -34,40 +34,74 @@ function serialise(message: JSONRPCMessage): string {
   }
 }
 
-/** One direct call's HTTP answer: JSON when nothing else goes to the client first, else an event stream. */
-class CallAnswer {
+/**
+ * How long an answer stays silent before it turns into an event stream kept open with comments,
+ * as the SDK's streams are: proxies and HTTP clients drop a response that sends nothing for long.
+ */
+const KEEP_ALIVE_MS = 15_000;
+
+const event = (data: string) => encoder.encode(`event: message\ndata: ${data}\n\n`);
+const KEEP_ALIVE = encoder.encode(': keepalive\n\n');
+
+/**
+ * One direct call's HTTP answer: JSON when nothing else goes to the client first, else an event
+ * stream (also once the call has run for `keepAliveMs`, kept alive from then on).
+ */
+export class CallAnswer {
   readonly response: Promise<Response>;
   private resolve!: (response: Response) => void;
   private events: ReadableStreamDefaultController<Uint8Array> | undefined;
   private ended = false;
+  private readonly keepAlive: NodeJS.Timeout;
 
-  constructor(private readonly sessionId: string) {
+  constructor(
+    private readonly sessionId: string,
+    keepAliveMs = KEEP_ALIVE_MS,
+  ) {
     this.response = new Promise((resolve) => (this.resolve = resolve));
+    this.keepAlive = setInterval(() => void this.write(KEEP_ALIVE).catch(() => undefined), keepAliveMs);
+    this.keepAlive.unref();
   }
 
   /** Sends a message related to the call; rejects once the answer has ended or the client has gone. */
   send(message: JSONRPCMessage): Promise<void> {
-    if (this.ended) return Promise.reject(new Error('the answer to this call has ended'));
+    let data: string;
     try {
-      (this.events ?? this.openEvents()).enqueue(encoder.encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`));
-      return Promise.resolve();
+      data = JSON.stringify(message);
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
+    return this.write(event(data));
   }
 
   /** Ends the answer with the call's response, or with none (a cancelled call is not answered). */
   end(message: JSONRPCMessage | undefined): void {
     if (this.ended) return;
     if (message && !this.events) {
-      this.ended = true;
+      this.stop();
       this.resolve(new Response(serialise(message), { status: 200, headers: { 'content-type': 'application/json', 'mcp-session-id': this.sessionId } }));
       return;
     }
     const events = this.events ?? this.openEvents();
-    if (message) events.enqueue(encoder.encode(`event: message\ndata: ${serialise(message)}\n\n`));
-    this.ended = true;
+    if (message) events.enqueue(event(serialise(message)));
+    this.stop();
     events.close();
+  }
+
+  private write(bytes: Uint8Array): Promise<void> {
+    if (this.ended) return Promise.reject(new Error('the answer to this call has ended'));
+    try {
+      (this.events ?? this.openEvents()).enqueue(bytes);
+      return Promise.resolve();
+    } catch (error) {
+      this.stop();
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  private stop(): void {
+    this.ended = true;
+    clearInterval(this.keepAlive);
   }
 
   private openEvents(): ReadableStreamDefaultController<Uint8Array> {
@@ -77,9 +111,7 @@ class CallAnswer {
         events = controller;
       },
       // The client went away: nothing more can reach it on this answer.
-      cancel: () => {
-        this.ended = true;
-      },
+      cancel: () => this.stop(),
     });
     this.events = events;
     this.resolve(
@@ -174,7 +206,8 @@ export class DirectHttpTransport implements Transport {
       .then((response) => {
         this.answers.delete(call.id);
         answer.end(response);
-      });
+      })
+      .catch((error: unknown) => this.onerror?.(error instanceof Error ? error : new Error(String(error))));
     return answer.response;
   }
 
