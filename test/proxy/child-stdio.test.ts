@@ -3,7 +3,7 @@
  * the intercept hook, an oversized message, and closing a child that ignores its stdin.
  */
 import type { JSONRPCMessage } from '@modelcontextprotocol/client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ChildStdioTransport } from '../../src/proxy/upstream/child-stdio.js';
 
 /** A child running `script` with node, its stdin/stdout/stderr wired to the transport. */
@@ -39,7 +39,8 @@ describe('the stdio upstream transport', () => {
       const answer = nextMessage(transport);
       await transport.send({ jsonrpc: '2.0', id: 1, method: 'ping', params: { n: 1 } });
       expect(await answer).toEqual({ jsonrpc: '2.0', id: 1, result: { echoed: { n: 1 } } });
-      expect(stderr).toEqual(['ready', 'second line']);
+      // stderr is another pipe: its lines may be read after the answer.
+      await vi.waitFor(() => expect(stderr).toEqual(['ready', 'second line']));
       expect(transport.pid).toBeGreaterThan(0);
     } finally {
       await transport.close();
