@@ -43,10 +43,17 @@ import type { Session } from './session.js';
 import type { ToolRoute, UpstreamRegistry } from './upstream/registry.js';
 import { errorText, type ClientRequestMethod, type Upstream } from './upstream/connection.js';
 
+/** Why a call stops when its client cancels it. */
+export const CLIENT_CANCELLED = 'cancelled by the client';
+
 /** What the front knows about the request being served. */
 export interface Caller {
   session: Session;
-  /** Aborted when the client cancels the request. */
+  /**
+   * Aborted when the client cancels the request, always with reason {@link CLIENT_CANCELLED}:
+   * the client's own text (a timeout, say) must not reach the upstream or decide the audited
+   * outcome. See `ownSignal`.
+   */
   signal: AbortSignal;
   /** Forwards a progress notification to the client, when it asked for progress. */
   progress?: (progress: { progress: number; total?: number; message?: string }) => Promise<void>;
@@ -124,9 +131,6 @@ type InFlight = {
   lastProgress?: { sent: Promise<void>; at: number };
 };
 
-
-/** Why a call stops when its client cancels it. */
-const CANCELLED = 'cancelled by the client';
 
 /** How long a result waits behind a progress notification sent just before it (see drive). */
 const PROGRESS_GAP_MS = 15;
@@ -350,15 +354,14 @@ export class Pipeline {
       entry.caller = caller;
       call.entry = entry;
     }
-    // The call stops for one reason whatever the client's cancellation said: the upstream is told
-    // it, and the failure is classified by it (a client's "timed out" is not the upstream's).
-    const local = run ? undefined : new AbortController();
-    const onAbort = () => (run ? run.abort(CANCELLED) : local?.abort(new Error(CANCELLED)));
-    caller.signal.addEventListener('abort', onAbort, { once: true });
-    if (caller.signal.aborted) onAbort();
+    const onAbort = run && (() => run.abort(CLIENT_CANCELLED));
+    if (onAbort) {
+      caller.signal.addEventListener('abort', onAbort, { once: true });
+      if (caller.signal.aborted) onAbort();
+    }
     let suspended = false;
     try {
-      const step = run ? await run.next() : { done: true as const, value: await this.execute(call, local?.signal ?? caller.signal) };
+      const step = run ? await run.next() : { done: true as const, value: await this.execute(call, caller.signal) };
       if (!step.done) {
         suspended = true;
         return this.continuations.park(run as ParkedCall<unknown>, binding, step.questions);
@@ -379,7 +382,7 @@ export class Pipeline {
       call.completed(gatewayError.code);
       throw gatewayError;
     } finally {
-      caller.signal.removeEventListener('abort', onAbort);
+      if (onAbort) caller.signal.removeEventListener('abort', onAbort);
       if (!suspended && entry) this.inFlight.delete(entry);
     }
   }

@@ -107,8 +107,9 @@ describe.each(['stdio', 'http'] as const)('2025-era end to end over %s (direct f
 
   it.each(['flaky', 'modern'])('audits a %s call the client gave up on as cancelled, not as an upstream timeout', async (prefix) => {
     const tool = `${prefix}__slow`;
+    const audit = join(cfg.dir, 'audit.jsonl');
     const outcomes = () =>
-      readFileSync(join(cfg.dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+      (existsSync(audit) ? readFileSync(audit, 'utf8') : '').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
         .filter((e) => e.tool === tool && e.event === 'call.completed')
         .map((e) => e.outcome);
     const before = outcomes().length;

@@ -1,5 +1,5 @@
 /** The Caller a front builds for one client request, from how it can reach that client. */
-import type { Caller } from '../pipeline.js';
+import { CLIENT_CANCELLED, type Caller } from '../pipeline.js';
 import type { Session } from '../session.js';
 import type { ClientRequestMethod } from '../upstream/connection.js';
 
@@ -26,4 +26,12 @@ export function callerOf(session: Session, signal: AbortSignal, progressToken: u
   const request = channel.request;
   if (request) caller.ask = (method, params, askSignal) => request(method, params, { signal: askSignal, timeout: ASK_TIMEOUT_MS });
   return caller;
+}
+
+/** A signal that aborts when `signal` does, with the gateway's own reason (see `Caller.signal`). */
+export function ownSignal(signal: AbortSignal): AbortSignal {
+  const own = new AbortController();
+  if (signal.aborted) own.abort(new Error(CLIENT_CANCELLED));
+  else signal.addEventListener('abort', () => own.abort(new Error(CLIENT_CANCELLED)), { once: true });
+  return own.signal;
 }

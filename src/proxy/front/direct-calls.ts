@@ -17,7 +17,7 @@
 import { specTypeSchemas, type JSONRPCMessage, type Server, type Transport, type TransportSendOptions } from '@modelcontextprotocol/server';
 import { asGatewayError, GatewayError, toJsonRpcError } from '../../errors.js';
 import type { Intercept } from '../json-lines.js';
-import type { Pipeline } from '../pipeline.js';
+import { CLIENT_CANCELLED, type Pipeline } from '../pipeline.js';
 import type { Session } from '../session.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
 import { callerOf, type ClientChannel } from './caller.js';
@@ -121,7 +121,7 @@ export class DirectCalls {
     const id = cancelledId(m);
     const controller = id === undefined ? undefined : this.inFlight.get(id);
     if (!controller) return false;
-    controller.abort(new Error('cancelled by the client'));
+    controller.abort(new Error(CLIENT_CANCELLED));
     return true;
   }
 

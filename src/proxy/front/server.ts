@@ -13,7 +13,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { asGatewayError, toJsonRpcError } from '../../errors.js';
 import type { Caller, Pipeline } from '../pipeline.js';
-import { callerOf } from './caller.js';
+import { callerOf, ownSignal } from './caller.js';
 import type { Session } from '../session.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
 
@@ -56,7 +56,7 @@ export function createFrontServer(deps: FrontDeps, resolveSession: SessionResolv
     const envelopeCaps = envelope?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined;
     if (envelopeCaps) session.clientCapabilities = envelopeCaps;
     else session.clientCapabilities ??= server.getClientCapabilities();
-    const caller = callerOf(session, ctx.mcpReq.signal, params?._meta?.progressToken ?? ctx.mcpReq._meta?.progressToken, {
+    const caller = callerOf(session, ownSignal(ctx.mcpReq.signal), params?._meta?.progressToken ?? ctx.mcpReq._meta?.progressToken, {
       notify: (method, notifyParams) => ctx.mcpReq.notify({ method, params: notifyParams } as never),
       // A 2025-era client is asked mid-request; a 2026-07-28 one through input_required.
       ...(session.era === 'legacy' ? { request: (method, askParams, options) => ctx.mcpReq.send({ method, params: askParams } as never, options) as Promise<Record<string, unknown>> } : {}),
