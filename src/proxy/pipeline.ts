@@ -50,9 +50,9 @@ export const CLIENT_CANCELLED = 'cancelled by the client';
 export interface Caller {
   session: Session;
   /**
-   * Aborted when the client cancels the request, always with reason {@link CLIENT_CANCELLED}:
-   * the client's own text (a timeout, say) must not reach the upstream or decide the audited
-   * outcome. See `ownSignal`.
+   * Aborted when the client cancels the request (or goes away), with a reason the gateway words
+   * ({@link CLIENT_CANCELLED}): the client's own text (a timeout, say) must not reach the
+   * upstream or decide the audited outcome. See `ownSignal`.
    */
   signal: AbortSignal;
   /** Forwards a progress notification to the client, when it asked for progress. */
