@@ -136,7 +136,9 @@ export class DirectHttpTransport implements Transport {
   /** Set once the session's SDK server has been made; until then nothing is served directly. */
   connection: DirectConnection | undefined;
   private readonly calls: DirectCalls;
-  private readonly answers = new Map<string | number, CallAnswer>();
+  /** The answers of running direct calls, by a key of the gateway's own (never a client's request id). */
+  private readonly answers = new Map<string, CallAnswer>();
+  private answerSeq = 0;
   private protocolVersions: readonly string[] = SUPPORTED_PROTOCOL_VERSIONS;
 
   constructor(
@@ -173,7 +175,8 @@ export class DirectHttpTransport implements Transport {
   }
 
   send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    const answer = options?.relatedRequestId === undefined ? undefined : this.answers.get(options.relatedRequestId);
+    const related = options?.relatedRequestId;
+    const answer = typeof related === 'string' ? this.answers.get(related) : undefined;
     return answer ? answer.send(message) : this.sdk.send(message, options);
   }
 
@@ -197,14 +200,17 @@ export class DirectHttpTransport implements Transport {
     const call = directCallOf(body as Record<string, unknown>, this.registry);
     if (!call || this.calls.has(call.id) || (call.params._meta && PROTOCOL_VERSION_META_KEY in call.params._meta)) return undefined;
     const answer = new CallAnswer(sessionId);
-    this.answers.set(call.id, answer);
+    // Requests the SDK server sends for the call find its answer by this key: a request of the
+    // SDK path that reuses the call's id must not.
+    const related = `portcullis-direct-${++this.answerSeq}`;
+    this.answers.set(related, answer);
     void this.calls
       .answer(call, connection, {
         notify: (method, params) => answer.send({ jsonrpc: '2.0', method, params } as JSONRPCMessage),
-        request: (method, params, options) => connection.server.request({ method, params } as never, { ...options, relatedRequestId: call.id }) as Promise<Record<string, unknown>>,
+        request: (method, params, options) => connection.server.request({ method, params } as never, { ...options, relatedRequestId: related }) as Promise<Record<string, unknown>>,
       })
       .then((response) => {
-        this.answers.delete(call.id);
+        this.answers.delete(related);
         answer.end(response);
       })
       .catch((error: unknown) => this.onerror?.(error instanceof Error ? error : new Error(String(error))));
