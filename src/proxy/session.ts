@@ -29,6 +29,9 @@ export interface Session {
   push: ((method: string, params: Record<string, unknown>) => Promise<void>) | undefined;
 }
 
+/** How many evicted session-less sessions' taint is remembered, per session kept. */
+const REMEMBERED_PER_KEPT = 10;
+
 export interface SessionTableOptions {
   /** How many session-less (2026-07-28 HTTP) sessions are kept; the least recently used go first. */
   max: number;
@@ -39,7 +42,9 @@ export interface SessionTableOptions {
  * A session a connection holds (a 2025-era HTTP session, stdio) lasts until the connection
  * closes it: evicting it would let its next call start afresh, with its taint forgotten. The
  * fronts bound how many connections there are. Sessions grouped by caller (2026-07-28 over
- * HTTP) have no connection to end them, so they are bounded here, least recently used first.
+ * HTTP) have no connection to end them, so they are bounded here, least recently used first;
+ * an evicted one's taint is remembered (for ten times as many), and given back if the same
+ * caller comes back, so a busy gateway does not make a tainted caller clean again.
  */
 function isHeld(session: Session): boolean {
   return session.transport === 'stdio' || session.era === 'legacy';
@@ -48,13 +53,19 @@ function isHeld(session: Session): boolean {
 export class SessionTable {
   private readonly held = new Map<string, Session>();
   private readonly grouped: LRUCache<string, Session>;
+  /** The taint of evicted session-less sessions that had any, by session id. */
+  private readonly evictedTaint: LRUCache<string, SessionTaint>;
   private readonly onClose: (session: Session) => void;
 
   constructor(options: SessionTableOptions) {
     this.onClose = options.onClose;
+    this.evictedTaint = new LRUCache<string, SessionTaint>({ max: options.max * REMEMBERED_PER_KEPT });
     this.grouped = new LRUCache<string, Session>({
       max: options.max,
-      dispose: (session) => options.onClose(session),
+      dispose: (session, id, reason) => {
+        if (reason === 'evict' && session.taint.tainted) this.evictedTaint.set(id, session.taint);
+        options.onClose(session);
+      },
     });
   }
 
@@ -67,8 +78,16 @@ export class SessionTable {
     const existing = this.get(id);
     if (existing) return existing;
     const session: Session = { id, ...init() };
-    if (isHeld(session)) this.held.set(id, session);
-    else this.grouped.set(id, session);
+    if (isHeld(session)) {
+      this.held.set(id, session);
+      return session;
+    }
+    const taint = this.evictedTaint.get(id);
+    if (taint) {
+      session.taint = taint;
+      this.evictedTaint.delete(id);
+    }
+    this.grouped.set(id, session);
     return session;
   }
 

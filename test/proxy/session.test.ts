@@ -40,6 +40,18 @@ describe('the session table', () => {
     expect(table.size).toBe(4);
   });
 
+  it('gives an evicted session-less session its taint back when its caller returns', () => {
+    const closed: string[] = [];
+    const table = new SessionTable({ max: 1, onClose: (s) => closed.push(s.id) });
+    const tainted = { ...CLEAN_SESSION, tainted: true, sources: [{ tool: 'web__fetch', level: 'untrusted' }] } as unknown as Session['taint'];
+    table.open('m:1', init('modern')).taint = tainted;
+    table.open('m:2', init('modern'));
+    expect(closed).toEqual(['m:1']);
+    expect(table.open('m:1', init('modern')).taint).toBe(tainted);
+    // m:2 was clean when it was evicted: it comes back clean.
+    expect(table.open('m:2', init('modern')).taint).toBe(CLEAN_SESSION);
+  });
+
   it('releases a session when it is closed or the table is cleared', () => {
     const closed: string[] = [];
     const table = new SessionTable({ max: 10, onClose: (s) => closed.push(s.id) });
