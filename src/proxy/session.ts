@@ -31,6 +31,8 @@ export interface Session {
 
 /** How many evicted session-less sessions' taint is remembered, per session kept. */
 const REMEMBERED_PER_KEPT = 10;
+/** How many of its sources an evicted session's remembered taint keeps (the newest): it stays small. */
+const REMEMBERED_SOURCES = 4;
 
 export interface SessionTableOptions {
   /** How many session-less (2026-07-28 HTTP) sessions are kept; the least recently used go first. */
@@ -63,7 +65,7 @@ export class SessionTable {
     this.grouped = new LRUCache<string, Session>({
       max: options.max,
       dispose: (session, id, reason) => {
-        if (reason === 'evict' && session.taint.tainted) this.evictedTaint.set(id, session.taint);
+        if (reason === 'evict' && session.taint.tainted) this.evictedTaint.set(id, { ...session.taint, sources: session.taint.sources.slice(-REMEMBERED_SOURCES) });
         options.onClose(session);
       },
     });
