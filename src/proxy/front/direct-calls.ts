@@ -20,7 +20,7 @@ import type { Intercept } from '../json-lines.js';
 import { CLIENT_CANCELLED, type Pipeline } from '../pipeline.js';
 import type { Session } from '../session.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
-import { callerOf, type ClientChannel } from './caller.js';
+import { callerOf } from './caller.js';
 
 /** Longest tool name served directly; longer ones get the SDK's (and the pipeline's) answer. */
 const MAX_NAME_LENGTH = 1_024;
@@ -133,9 +133,11 @@ export class DirectCalls {
 
   /**
    * Runs the call through the pipeline: its JSON-RPC answer, or undefined when the client
-   * cancelled it (a cancelled request is not answered). Never rejects.
+   * cancelled it (a cancelled request is not answered). Never rejects. Notifications for the
+   * client go to `notify`; requests go through the connection's SDK server, marked with
+   * `relatedRequestId` when the transport routes by it (HTTP).
    */
-  async answer(call: DirectCall, connection: DirectConnection, channel: ClientChannel): Promise<JSONRPCMessage | undefined> {
+  async answer(call: DirectCall, connection: DirectConnection, notify: (message: JSONRPCMessage) => Promise<void>, relatedRequestId?: string): Promise<JSONRPCMessage | undefined> {
     const { id, params } = call;
     const controller = new AbortController();
     this.inFlight.set(id, controller);
@@ -143,7 +145,11 @@ export class DirectCalls {
     try {
       const session = connection.session();
       session.clientCapabilities ??= connection.server.getClientCapabilities();
-      const caller = callerOf(session, controller.signal, params._meta?.progressToken, channel);
+      const caller = callerOf(session, controller.signal, params._meta?.progressToken, {
+        notify: (method, notifyParams) => notify({ jsonrpc: '2.0', method, params: notifyParams } as JSONRPCMessage),
+        request: (method, askParams, options) =>
+          connection.server.request({ method, params: askParams } as never, relatedRequestId === undefined ? options : { ...options, relatedRequestId }) as Promise<Record<string, unknown>>,
+      });
       const result = await this.pipeline.callTool(caller, params.name, params.arguments, params._meta);
       response = { jsonrpc: '2.0', id, result: wireResult(result, params.name) } as JSONRPCMessage;
     } catch (error) {
@@ -223,10 +229,7 @@ export class DirectCallsTransport implements Transport {
   }
 
   private async serve(connection: DirectConnection, call: DirectCall): Promise<void> {
-    const response = await this.calls.answer(call, connection, {
-      notify: (method, params) => this.send({ jsonrpc: '2.0', method, params } as JSONRPCMessage),
-      request: (method, params, options) => connection.server.request({ method, params } as never, options) as Promise<Record<string, unknown>>,
-    });
+    const response = await this.calls.answer(call, connection, (message) => this.send(message));
     if (!response) return;
     await this.send(response).catch((error: unknown) => this.onerror?.(error instanceof Error ? error : new Error(String(error))));
   }

@@ -205,10 +205,7 @@ export class DirectHttpTransport implements Transport {
     const related = `portcullis-direct-${++this.answerSeq}`;
     this.answers.set(related, answer);
     void this.calls
-      .answer(call, connection, {
-        notify: (method, params) => answer.send({ jsonrpc: '2.0', method, params } as JSONRPCMessage),
-        request: (method, params, options) => connection.server.request({ method, params } as never, { ...options, relatedRequestId: related }) as Promise<Record<string, unknown>>,
-      })
+      .answer(call, connection, (message) => answer.send(message), related)
       .then((response) => {
         this.answers.delete(related);
         answer.end(response);

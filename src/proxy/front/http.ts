@@ -92,7 +92,7 @@ export function createMcpHttpFront(deps: FrontDeps & { hub: FrontHub; log: Logge
   };
   hub.onModernResourceUpdated = (uri) => modern.notify.resourceUpdated(uri);
 
-  async function openLegacySession(identity: HttpIdentity, request: Request, body: unknown): Promise<Response> {
+  async function openLegacySession(identity: HttpIdentity, request: Request, body: unknown, authInfo: AuthInfo): Promise<Response> {
     if (legacy.size >= deps.maxSessions) return jsonRpcError(503, -32000, 'too many open sessions; close one or try later');
     const sdkTransport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
@@ -118,7 +118,7 @@ export function createMcpHttpFront(deps: FrontDeps & { hub: FrontHub; log: Logge
     transport.connection = { server, session: () => sessionOf(undefined) };
     hub.track(server);
     await server.connect(transport);
-    return sdkTransport.handleRequest(request, { parsedBody: body });
+    return transport.handleRequest(request, body, authInfo);
   }
 
   return {
@@ -150,7 +150,7 @@ export function createMcpHttpFront(deps: FrontDeps & { hub: FrontHub; log: Logge
         return existing.transport.handleRequest(request, body, authInfo);
       }
       const isInit = request.method === 'POST' && (Array.isArray(body) ? body.some((m) => isInitializeRequest(m)) : isInitializeRequest(body));
-      if (isInit) return openLegacySession(identity, request, body);
+      if (isInit) return openLegacySession(identity, request, body, authInfo);
       return jsonRpcError(400, -32000, 'bad request: missing Mcp-Session-Id header (send initialize first)');
     },
     get legacySessionCount() {
