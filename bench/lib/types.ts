@@ -9,8 +9,11 @@ export interface BenchOptions {
   readonly runs: number;
   /** Measured time per scenario run, in ms (warm-up comes on top). */
   readonly durationMs: number;
-  /** Calls made and discarded before measuring, per scenario run, in ms. */
+  /** Calls made and discarded before measuring, per scenario run: at least this long, in ms… */
   readonly warmupMs: number;
+  /** …and at least this many calls (where a section counts calls), up to `maxWarmupMs`. */
+  readonly warmupCalls: number;
+  readonly maxWarmupMs: number;
   /** Repository root. */
   readonly root: string;
   /** Progress lines go here (stderr), never into the table. */
