@@ -37,6 +37,8 @@ export interface GatewayOptions {
 export interface Gateway {
   readonly url: string | undefined;
   readonly log: Logger;
+  /** In stdio mode: settles once the client has gone (stdin ended, or stdout broke). */
+  readonly clientGone: Promise<void> | undefined;
   close(): Promise<void>;
 }
 
@@ -146,7 +148,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     late.pipeline = pipeline;
     await registry.start();
 
-    if (options.stdio) life.add(startStdioFront({ pipeline, registry, hub, log, agent: options.agent ?? 'default', maxRequestBytes: config.gateway.limits.maxRequestBytes }), (f) => f.close());
+    const stdioFront = options.stdio
+      ? life.add(startStdioFront({ pipeline, registry, hub, log, agent: options.agent ?? 'default', maxRequestBytes: config.gateway.limits.maxRequestBytes }), (f) => f.close())
+      : undefined;
 
     if (listenAddress) {
       const { host, port } = parseListen(listenAddress);
@@ -234,7 +238,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       await reloading;
     });
 
-    return { url, log, close: () => life.close() };
+    return { url, log, clientGone: stdioFront?.closed, close: () => life.close() };
   } catch (error) {
     // Nothing may outlive a failed start: reap the upstreams that did start.
     await life.close();

@@ -55,8 +55,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const stop = () => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    // In stdio mode the client going away (stdin closed) ends the gateway.
-    if (values.stdio) process.stdin.once('end', stop).once('close', stop);
+    // In stdio mode the client going away ends the gateway, even if it went while the gateway was starting.
+    void gateway.clientGone?.then(stop);
   });
   await gateway.close();
   return 0;

@@ -2,12 +2,14 @@
  * Failure behaviour with real processes: upstream crashes, upstreams that never start, hostile
  * HTTP requests, unknown sessions, and shutdown reaping every child process.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { descendantsOf, isAlive } from '../../src/proxy/upstream/process-tree.js';
-import { fixtureServer, httpClient, startHttpGateway, tempConfig, textOf, type RunningGateway, type TempConfig } from '../helpers/gateway.js';
+import { BIN, demoServer, fixtureServer, httpClient, startHttpGateway, tempConfig, textOf, type RunningGateway, type TempConfig } from '../helpers/gateway.js';
 
 const ALLOW_ALL = { default: { rules: [{ allow: '**' }], resources: [{ allow: '**' }], prompts: [{ allow: '**' }] } };
 
@@ -167,6 +169,37 @@ describe('shutdown', () => {
       await vi.waitFor(() => expect(tree.filter(isAlive)).toEqual([]), { timeout: 5_000, interval: 100 });
     } finally {
       await gw.stop('SIGKILL');
+      cfg.cleanup();
+    }
+  });
+
+  it('ends, leaving no process behind, when its stdio client goes away while it is starting', async () => {
+    // Every process started for this gateway carries the mark in its environment.
+    const mark = `PORTCULLIS_TEST_MARK=${randomUUID()}`;
+    const marked = () =>
+      readdirSync('/proc')
+        .filter((entry) => /^\d+$/.test(entry))
+        .filter((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(mark);
+          } catch {
+            return false; // gone, or not ours to read
+          }
+        });
+    const [name, value] = mark.split('=') as [string, string];
+    const cfg = tempConfig({ servers: { notes: demoServer('notes-server') }, agents: ALLOW_ALL });
+    const gateway = spawn(process.execPath, [BIN, 'serve', '--stdio', '-c', cfg.file], { stdio: ['pipe', 'pipe', 'ignore'], env: { ...process.env, [name]: value } });
+    try {
+      const exited = new Promise<number | null>((resolve) => gateway.once('exit', (code) => resolve(code)));
+      gateway.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } })}\n`);
+      // Gone before the gateway has even answered: its stdin ends while it is still starting.
+      gateway.stdin.destroy();
+      gateway.stdout.destroy();
+      const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 15_000))]);
+      expect(code).toBe(0);
+      await vi.waitFor(() => expect(marked()).toEqual([]), { timeout: 5_000, interval: 100 });
+    } finally {
+      gateway.kill('SIGKILL');
       cfg.cleanup();
     }
   });

@@ -13,9 +13,12 @@ export class StdioWire implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: Transport['onmessage'];
+  /** Settles when the wire closes, however it closes (stdin ended, stdout broke, or `close`). */
+  readonly closed: Promise<void>;
+  private markClosed!: () => void;
   private readonly lines: JsonLines;
   private started = false;
-  private closed = false;
+  private isClosed = false;
 
   constructor(
     private readonly stdin: Readable = process.stdin,
@@ -23,6 +26,7 @@ export class StdioWire implements Transport {
     maxLineBytes?: number,
   ) {
     this.lines = new JsonLines(this, stdout, { ...(maxLineBytes === undefined ? {} : { maxLineBytes }), onRefused: (refusal) => this.answer(refusal) });
+    this.closed = new Promise((resolve) => (this.markClosed = resolve));
   }
 
   /** What the client is told about a line that was not delivered: JSON-RPC's parse error or invalid request. */
@@ -50,7 +54,7 @@ export class StdioWire implements Transport {
   private readonly onInputEnd = () => void this.close();
   private readonly onInputError = (error: Error) => this.onerror?.(error);
   private readonly onOutputError = (error: Error) => {
-    if (this.closed) return;
+    if (this.isClosed) return;
     this.onerror?.(error);
     void this.close();
   };
@@ -67,13 +71,13 @@ export class StdioWire implements Transport {
   }
 
   send(message: JSONRPCMessage): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('the stdio wire is closed'));
+    if (this.isClosed) return Promise.reject(new Error('the stdio wire is closed'));
     return this.lines.write(message);
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     try {
       this.stdin.off('data', this.onData);
       this.stdin.off('error', this.onInputError);
@@ -82,6 +86,7 @@ export class StdioWire implements Transport {
       if (this.stdin.listenerCount('data') === 0) this.stdin.pause();
       this.lines.clear();
     } finally {
+      this.markClosed();
       this.onclose?.();
     }
   }

@@ -13,12 +13,15 @@ import { createFrontServer, type FrontDeps } from './server.js';
 import { StdioWire } from './stdio-wire.js';
 
 export interface StdioFront {
+  /** Settles once the connection has closed: the client went away (stdin ended, stdout broke) or `close` was called. */
+  readonly closed: Promise<void>;
   close(): Promise<void>;
 }
 
 export function startStdioFront(deps: FrontDeps & { hub: FrontHub; log: Logger; agent: string; maxRequestBytes: number }): StdioFront {
   const { hub } = deps;
-  const wire = new DirectCallsTransport(new StdioWire(process.stdin, process.stdout, deps.maxRequestBytes), deps.pipeline, deps.registry);
+  const stdio = new StdioWire(process.stdin, process.stdout, deps.maxRequestBytes);
+  const wire = new DirectCallsTransport(stdio, deps.pipeline, deps.registry);
   const sessionOf = (era: Era, server: Server) => hub.sessions.open('stdio', () => hub.newSession({ agent: deps.agent, claims: undefined, transport: 'stdio', era, server }));
   const handle = serveStdio(
     ({ era }) => {
@@ -30,6 +33,7 @@ export function startStdioFront(deps: FrontDeps & { hub: FrontHub; log: Logger; 
     { transport: wire, onerror: (error) => deps.log.debug({ err: error.message }, 'stdio front error') },
   );
   return {
+    closed: stdio.closed,
     close: () => handle.close(),
   };
 }
