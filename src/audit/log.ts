@@ -73,10 +73,26 @@ export function argsDigest(args: unknown): string {
   return sha256Hex(stableJson(args ?? {}));
 }
 
+/** How deep maskDeep walks; a deeper subtree is kept only if its JSON text holds no secret. */
+const MASK_DEPTH = 64;
+
+/** A subtree too deep to walk: kept if no secret appears in its JSON text (raw or escaped), else masked whole. */
+function maskTooDeep(value: unknown, secrets: readonly string[]): unknown {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    return '[REDACTED]';
+  }
+  if (text === undefined) return value;
+  return secrets.some((s) => text.includes(s) || text.includes(JSON.stringify(s).slice(1, -1))) ? '[REDACTED]' : value;
+}
+
 /** Masks secrets inside every string of a JSON-like value (before serialisation, so escaping cannot hide one). */
 function maskDeep(value: unknown, secrets: readonly string[], depth = 0): unknown {
   if (typeof value === 'string') return maskSecrets(value, secrets);
-  if (value === null || typeof value !== 'object' || depth > 64) return value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > MASK_DEPTH) return maskTooDeep(value, secrets);
   if (Array.isArray(value)) return value.map((v) => maskDeep(v, secrets, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[maskSecrets(k, secrets)] = maskDeep(v, secrets, depth + 1);

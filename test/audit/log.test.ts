@@ -107,6 +107,22 @@ describe('audit log', () => {
     expect(line!.outcome).toBe('upstream said [REDACTED]');
   });
 
+  it('masks a secret nested deeper than it walks, and keeps deep values that hold none', () => {
+    const file = join(dir, 'deep-secrets.jsonl');
+    const audit = createAuditLog({ file, arguments: 'full', secrets: ['sk-live-abcdef123456'], now: () => TS });
+    const nest = (leaf: unknown) => {
+      let value = leaf;
+      for (let i = 0; i < 100; i++) value = { n: value };
+      return value;
+    };
+    audit.record({ event: 'call.decided', callId: 'c-deep', args: { secret: nest('Bearer sk-live-abcdef123456'), plain: nest('nothing to hide') } });
+    audit.close();
+    expect(readFileSync(file, 'utf8')).not.toContain('sk-live-abcdef123456');
+    const [line] = readLines(file);
+    expect(JSON.stringify((line!.args as { secret: unknown }).secret)).toContain('[REDACTED]');
+    expect((line!.args as { plain: unknown }).plain).toEqual(nest('nothing to hide'));
+  });
+
   it('still writes an event whose extra field cannot be serialised', () => {
     const file = join(dir, 'bigint.jsonl');
     const audit = createAuditLog({ file, arguments: 'full', secrets: [] });
