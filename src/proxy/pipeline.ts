@@ -31,6 +31,8 @@ import {
   labelPrompt,
   labelReadResource,
   labelResult,
+  MAX_JSON_DEPTH,
+  nestsDeeperThan,
   recordTaint,
   removeTaintLabel,
   stripHiddenDeep,
@@ -193,6 +195,13 @@ export class Pipeline {
   async callTool(caller: Caller, name: string, args: Record<string, unknown> | undefined, meta?: Record<string, unknown>): Promise<CallToolResult | InputRequiredResult> {
     const callId = `c-${randomUUID()}`;
     const session = caller.session;
+    // Before anything walks them recursively (the digest, the audit line, the policy): arguments
+    // this deep could only exhaust the stack, and are refused, with the refusal audited.
+    if (nestsDeeperThan(args, MAX_JSON_DEPTH)) {
+      const reason = `arguments nested deeper than ${MAX_JSON_DEPTH} levels`;
+      this.audit.record({ event: 'call.decided', callId, agent: session.agent, session: session.id, tool: name, decision: 'deny', reasons: [reason] });
+      return denial(`Denied: the ${reason}. Do not retry.`);
+    }
     // Digested once: the audit lines and the approval/continuation bindings all use it.
     const digest = argsDigest(args ?? {});
     const audit = { callId, agent: session.agent, session: session.id, tool: name, argsDigest: digest };

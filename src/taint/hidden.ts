@@ -294,6 +294,21 @@ export interface StripDeepOptions {
 /** Deeper than this, a JSON value is replaced by null and counted as one removal (fail closed). */
 export const MAX_JSON_DEPTH = 256;
 
+/**
+ * Whether an object or array sits `limit` or more levels below the top of a JSON-like value (the
+ * depth at which stripHiddenDeep cuts a subtree off). Iterative, so any depth is safe to ask about.
+ */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: Array<{ value: object; depth: number }> = value !== null && typeof value === 'object' ? [{ value, depth: 0 }] : [];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    if (next.depth >= limit) return true;
+    for (const child of Array.isArray(next.value) ? (next.value as unknown[]) : Object.values(next.value)) {
+      if (child !== null && typeof child === 'object') stack.push({ value: child as object, depth: next.depth + 1 });
+    }
+  }
+  return false;
+}
+
 const TOO_DEEP: unique symbol = Symbol('too-deep');
 
 interface DeepState {

@@ -2,7 +2,7 @@
  * The taint core's public surface (SPEC §5). Pure: no I/O, no clock, no randomness; boundary
  * tokens, hash seeds and the SHA-256 function come in as arguments.
  */
-export { stripHidden, hasHidden, stripHiddenDeep, MAX_JSON_DEPTH } from './hidden.js';
+export { stripHidden, hasHidden, stripHiddenDeep, nestsDeeperThan, MAX_JSON_DEPTH } from './hidden.js';
 export type { HiddenKind, StripResult, StripDeepResult, StripDeepOptions } from './hidden.js';
 
 export { wrapText, escapeWrapped, escapeAttribute, isValidBoundary } from './wrap.js';

@@ -151,11 +151,12 @@ describe('the HTTP front\'s direct answers', () => {
   let gateway: RunningGateway;
   let session: string;
 
+  /** POSTs a message (a string is sent as it is) in the session. */
   const post = (body: unknown, headers: Record<string, string> = {}) =>
     fetch(gateway.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18', ...headers },
-      body: JSON.stringify(body),
+      body: typeof body === 'string' ? body : JSON.stringify(body),
     });
 
   beforeAll(async () => {
@@ -194,6 +195,28 @@ describe('the HTTP front\'s direct answers', () => {
     expect(messages.map((m) => m.method ?? `answer ${String(m.id)}`)).toEqual(['notifications/progress', 'notifications/message', 'answer p']);
     expect(messages[0]!.params).toMatchObject({ progressToken: 'tok', message: 'using unset' });
     expect(messages[2]!.result).toMatchObject({ isError: true });
+  });
+
+  it('refuses arguments nested too deep for any recursive walk, on both paths, and audits the refusal', async () => {
+    // Deeper than JSON.stringify (and the argument digest) can recurse: written by hand.
+    const levels = 20_000;
+    for (const name of ['flaky__echo', 'modern__echo']) {
+      const id = `deep-${name}`;
+      const response = await post(`{"jsonrpc":"2.0","id":"${id}","method":"tools/call","params":{"name":"${name}","arguments":{"text":"x","deep":${'['.repeat(levels)}${']'.repeat(levels)}}}}`);
+      expect(response.status).toBe(200);
+      const text = await response.text();
+      // The direct path answers with JSON, the SDK path (a 2026-07-28 upstream) with an event stream.
+      const answer = JSON.parse(response.headers.get('content-type') === 'text/event-stream' ? text.split('\n').findLast((l) => l.startsWith('data: '))!.slice(6) : text) as { id: unknown; result?: { isError?: boolean; content: Array<{ text: string }> } };
+      expect(answer.id).toBe(id);
+      expect(answer.result?.isError).toBe(true);
+      expect(answer.result?.content[0]!.text).toMatch(/nested deeper than \d+ levels/);
+    }
+    const audit = readFileSync(join(cfg.dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const refusals = audit.filter((e) => (e.tool === 'flaky__echo' || e.tool === 'modern__echo') && e.decision === 'deny');
+    expect(refusals.map((e) => `${String(e.event)} ${String(e.tool)}`)).toEqual(['call.decided flaky__echo', 'call.decided modern__echo']);
+    expect(refusals[0]!.reasons).toEqual([expect.stringMatching(/nested deeper than \d+ levels/)]);
+    // The session is still served.
+    expect(await (await post({ jsonrpc: '2.0', id: 'after', method: 'tools/call', params: { name: 'flaky__echo', arguments: { text: 'still here' } } })).json()).toMatchObject({ id: 'after', result: { content: [{ text: 'still here' }] } });
   });
 
   it('leaves to the SDK the requests it refuses, and those it classes as 2026-07-28', async () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { hasHidden, MAX_JSON_DEPTH, stripHidden, stripHiddenDeep } from '../../src/taint/index.js';
+import { hasHidden, MAX_JSON_DEPTH, nestsDeeperThan, stripHidden, stripHiddenDeep } from '../../src/taint/index.js';
 
 interface CorpusEntry {
   name: string;
@@ -147,5 +147,38 @@ describe('stripHiddenDeep', () => {
     const result = stripHiddenDeep(value);
     expect(result.removed).toBe(1);
     expect(result.kinds).toEqual(['too-deep']);
+  });
+});
+
+describe('nestsDeeperThan', () => {
+  const nested = (levels: number, leaf: unknown = 'leaf', wrap: (v: unknown) => unknown = (v) => [v]) => {
+    let value = leaf;
+    for (let i = 0; i < levels; i++) value = wrap(value);
+    return value;
+  };
+
+  it('draws the line where stripHiddenDeep cuts a subtree off', () => {
+    for (const levels of [MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1]) {
+      const value = nested(levels, {});
+      expect(nestsDeeperThan(value, MAX_JSON_DEPTH)).toBe(stripHiddenDeep(value).kinds.includes('too-deep'));
+    }
+    expect(nestsDeeperThan(nested(MAX_JSON_DEPTH - 1, {}), MAX_JSON_DEPTH)).toBe(false);
+    expect(nestsDeeperThan(nested(MAX_JSON_DEPTH, {}), MAX_JSON_DEPTH)).toBe(true);
+  });
+
+  it('finds the deep branch among shallow ones, in objects and arrays alike', () => {
+    const deep = nested(20, { x: 1 }, (v) => ({ a: 1, b: [v] }));
+    expect(nestsDeeperThan({ shallow: [1, 2, { c: 3 }], deep }, 30)).toBe(true);
+    expect(nestsDeeperThan({ shallow: [1, 2, { c: 3 }], deep }, 50)).toBe(false);
+  });
+
+  it('answers for nesting far past what a recursive walk survives', () => {
+    const value = nested(200_000);
+    expect(() => JSON.stringify(value)).toThrow(RangeError);
+    expect(nestsDeeperThan(value, MAX_JSON_DEPTH)).toBe(true);
+  });
+
+  it('is false for scalars, null and undefined', () => {
+    for (const value of ['x', 1, null, undefined, true]) expect(nestsDeeperThan(value, 0)).toBe(false);
   });
 });
