@@ -241,6 +241,31 @@ describe('the HTTP front\'s direct answers', () => {
     expect([answered.status, answered.headers.get('content-type'), await answered.text()]).toEqual([200, 'text/event-stream', '']);
   });
 
+  it('closes the event stream of a call on the SDK path that the client cancels, as it will never be answered', async () => {
+    const response = await post({ jsonrpc: '2.0', id: 'sdk-cancel', method: 'tools/call', params: { name: 'modern__slow', arguments: { ms: 1_000 } } });
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    expect((await post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'sdk-cancel', reason: 'changed my mind' } })).status).toBe(202);
+    const body = await Promise.race([response.text(), new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 5_000))]);
+    expect(body).not.toBe('still open');
+    expect(body).not.toContain('sdk-cancel');
+  });
+
+  it('refuses a request that reuses the id of one not answered yet, on either path, and still answers the first', async () => {
+    for (const name of ['flaky__slow', 'modern__slow']) {
+      const id = `dup-${name}`;
+      const first = post({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: { ms: 1_000 } } });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const second = await post({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'flaky__echo', arguments: { text: 'second' } } });
+      expect(second.status).toBe(400);
+      expect(await second.json()).toMatchObject({ id, error: { code: -32600, message: expect.stringContaining('not been answered') } });
+      const answered = await (await first).text();
+      expect(answered).toContain(`"id":"${id}"`);
+      expect(answered).toContain('"text":"done"');
+    }
+    // Once answered, the id may be used again.
+    expect(await (await post({ jsonrpc: '2.0', id: 'dup-flaky__slow', method: 'tools/call', params: { name: 'flaky__echo', arguments: { text: 'again' } } })).json()).toMatchObject({ result: { content: [{ text: 'again' }] } });
+  });
+
   it('cancels running calls when the session is deleted', async () => {
     const cancelled = count(events, 'slow:cancelled');
     const started = count(events, 'slow:start');

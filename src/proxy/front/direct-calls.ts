@@ -34,7 +34,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** A JSON-RPC id (and a progress token) as MCP's schema has it: a string or an integer. */
-function isRequestId(value: unknown): value is string | number {
+export function isRequestId(value: unknown): value is string | number {
   return typeof value === 'string' || Number.isSafeInteger(value);
 }
 
@@ -99,7 +99,7 @@ export function directCallOf(m: Record<string, unknown>, registry: UpstreamRegis
 }
 
 /** The id a client's notifications/cancelled names, if it is one. */
-function cancelledId(m: Record<string, unknown>): string | number | undefined {
+export function cancelledId(m: Record<string, unknown>): string | number | undefined {
   if (m.jsonrpc !== '2.0' || m.method !== 'notifications/cancelled' || !isPlainObject(m.params)) return undefined;
   const requestId = m.params.requestId;
   return isRequestId(requestId) ? requestId : undefined;
@@ -111,7 +111,7 @@ export class DirectCalls {
 
   constructor(private readonly pipeline: Pipeline) {}
 
-  /** Whether a call with this id is running here (a reused id is left to the SDK server). */
+  /** Whether a call with this id is running here. */
   has(id: string | number): boolean {
     return this.inFlight.has(id);
   }

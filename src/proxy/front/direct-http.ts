@@ -20,7 +20,7 @@ import {
 } from '@modelcontextprotocol/server';
 import type { Pipeline } from '../pipeline.js';
 import type { UpstreamRegistry } from '../upstream/registry.js';
-import { DirectCalls, directCallOf, type DirectConnection } from './direct-calls.js';
+import { DirectCalls, cancelledId, directCallOf, isRequestId, type DirectConnection } from './direct-calls.js';
 
 const encoder = new TextEncoder();
 
@@ -32,6 +32,21 @@ function serialise(message: JSONRPCMessage): string {
     const id = 'id' in message ? message.id : null;
     return JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32603, message: 'internal error: the answer could not be serialised' } });
   }
+}
+
+/** The ids of the requests in a POST body (one message or a batch); responses and notifications have none. */
+function requestIdsOf(body: unknown): Array<string | number> {
+  const ids: Array<string | number> = [];
+  for (const m of Array.isArray(body) ? (body as unknown[]) : [body]) {
+    if (typeof m === 'object' && m !== null && typeof (m as { method?: unknown }).method === 'string' && isRequestId((m as { id?: unknown }).id)) ids.push((m as { id: string | number }).id);
+  }
+  return ids;
+}
+
+/** The answer to a request whose id an unanswered request of the session already has (MCP forbids reusing one). */
+function idInUse(id: string | number): Response {
+  const message = `invalid request: id ${JSON.stringify(id)} belongs to a request of this session that has not been answered yet`;
+  return new Response(JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32600, message } }), { status: 400, headers: { 'content-type': 'application/json' } });
 }
 
 /**
@@ -138,6 +153,8 @@ export class DirectHttpTransport implements Transport {
   private readonly calls: DirectCalls;
   /** The answers of running direct calls, by a key of the gateway's own (never a client's request id). */
   private readonly answers = new Map<string, CallAnswer>();
+  /** Requests the SDK transport is answering, by id: true when the request came alone in its POST. */
+  private readonly sdkRequests = new Map<string | number, boolean>();
   private answerSeq = 0;
   private protocolVersions: readonly string[] = SUPPORTED_PROTOCOL_VERSIONS;
 
@@ -148,7 +165,15 @@ export class DirectHttpTransport implements Transport {
   ) {
     this.calls = new DirectCalls(pipeline);
     sdk.onmessage = (message, extra) => {
-      if (!this.calls.cancel(message as Record<string, unknown>)) this.onmessage?.(message, extra);
+      if (this.calls.cancel(message as Record<string, unknown>)) return;
+      this.onmessage?.(message, extra);
+      // A cancelled request is never answered, and the SDK transport would keep its event stream
+      // open for the answer for good: close it, unless other requests of a batch share it.
+      const cancelled = cancelledId(message as Record<string, unknown>);
+      if (cancelled !== undefined && this.sdkRequests.get(cancelled) === true) {
+        this.sdkRequests.delete(cancelled);
+        this.sdk.closeSSEStream(cancelled);
+      }
     };
     sdk.onclose = () => {
       this.calls.abortAll('the session closed');
@@ -175,14 +200,33 @@ export class DirectHttpTransport implements Transport {
   }
 
   send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if ('id' in message && ('result' in message || 'error' in message)) {
+      this.sdkRequests.delete(message.id as string | number);
+      return this.sdk.send(message, options);
+    }
     const related = options?.relatedRequestId;
     const answer = typeof related === 'string' ? this.answers.get(related) : undefined;
     return answer ? answer.send(message) : this.sdk.send(message, options);
   }
 
-  /** Serves a request of this session through the SDK transport. */
-  handleRequest(request: Request, body: unknown, authInfo: AuthInfo): Promise<Response> {
-    return this.sdk.handleRequest(request, { parsedBody: body, authInfo });
+  /**
+   * Serves a request of this session through the SDK transport. A request reusing the id of one
+   * still unanswered is refused: the SDK transport keeps one stream per id, and one of the two
+   * would never be answered.
+   */
+  async handleRequest(request: Request, body: unknown, authInfo: AuthInfo): Promise<Response> {
+    const ids = request.method === 'POST' ? requestIdsOf(body) : [];
+    const taken = ids.find((id, i) => this.inUse(id) || ids.indexOf(id) !== i);
+    if (taken !== undefined) return idInUse(taken);
+    for (const id of ids) this.sdkRequests.set(id, ids.length === 1);
+    const response = await this.sdk.handleRequest(request, { parsedBody: body, authInfo });
+    // Refused, or not answered on a stream: nothing more will be sent for them.
+    if (!response.headers.get('content-type')?.startsWith('text/event-stream')) for (const id of ids) this.sdkRequests.delete(id);
+    return response;
+  }
+
+  private inUse(id: string | number): boolean {
+    return this.calls.has(id) || this.sdkRequests.has(id);
   }
 
   /**
@@ -198,7 +242,8 @@ export class DirectHttpTransport implements Transport {
     // Until the client has initialised, the SDK server answers (and refuses) what it sends.
     if (!connection?.server.getClientCapabilities()) return undefined;
     const call = directCallOf(body as Record<string, unknown>, this.registry);
-    if (!call || this.calls.has(call.id) || (call.params._meta && PROTOCOL_VERSION_META_KEY in call.params._meta)) return undefined;
+    if (!call || (call.params._meta && PROTOCOL_VERSION_META_KEY in call.params._meta)) return undefined;
+    if (this.inUse(call.id)) return Promise.resolve(idInUse(call.id));
     const answer = new CallAnswer(sessionId);
     // Requests the SDK server sends for the call find its answer by this key: a request of the
     // SDK path that reuses the call's id must not.
