@@ -630,6 +630,26 @@ export class Pipeline {
     return route;
   }
 
+  /**
+   * A prompt may embed resources (a note, a file) in its messages; prompt rules name prompts
+   * only, so the resource rules decide those: a prompt embedding a resource the agent may not
+   * read is refused whole, and the refusal audited, as reading it directly would be.
+   */
+  private embeddedResourceGate(caller: Caller, name: string, result: GetPromptResult): void {
+    for (const message of Array.isArray(result.messages) ? result.messages : []) {
+      const content = (message as { content?: unknown }).content;
+      for (const block of Array.isArray(content) ? (content as unknown[]) : [content]) {
+        const uri = (block as { type?: unknown; resource?: { uri?: unknown } } | undefined)?.type === 'resource' ? (block as { resource?: { uri?: unknown } }).resource?.uri : undefined;
+        if (typeof uri !== 'string') continue;
+        const decision = this.decide({ ...this.base(caller.session), kind: 'resource', name: uri });
+        if (decision.effect === 'allow') continue;
+        const reasons = [`the prompt's result embeds ${uri}`, ...decision.reasons];
+        this.audit.record({ event: 'call.decided', agent: caller.session.agent, session: caller.session.id, tool: `prompts/get ${name}`, decision: 'deny', rule: decision.rule?.path, reasons });
+        throw new GatewayError('DENIED', `${formatDenial({ ...decision, effect: 'deny' })} (the prompt's result embeds ${uri})`);
+      }
+    }
+  }
+
   async getPrompt(caller: Caller, name: string, args: Record<string, string> | undefined): Promise<GetPromptResult | InputRequiredResult> {
     const route = this.promptGate(caller, name);
     try {
@@ -639,6 +659,7 @@ export class Pipeline {
       if (caller.requestState !== undefined) params.requestState = caller.requestState;
       const raw = (await client.request({ method: 'prompts/get', params } as never, { signal: caller.signal, timeout: this.opts.callTimeoutMs, allowInputRequired: true })) as unknown as GetPromptResult | InputRequiredResult;
       if (isInputRequired(raw)) return relayInputRequired(raw);
+      this.embeddedResourceGate(caller, name, raw);
       if (!route.upstream.isTaintSource(route.prompt.name)) return removeTaintLabel(this.opts.redact(raw));
       return this.labelled(caller.session, name, (ctx) => labelPrompt(raw, ctx));
     } catch (error) {

@@ -171,6 +171,16 @@ describe.each(KINDS)('$name', (kind) => {
     await expect(client.getPrompt({ name: 'old__test_simple_prompt' })).rejects.toThrow(/Denied by policy/);
   });
 
+  it('holds a prompt\'s embedded resources to the resource rules', async () => {
+    const name = 'ref__test_prompt_with_embedded_resource';
+    const allowed = await client.getPrompt({ name, arguments: { resourceUri: 'test://static/allowed' } });
+    expect(allowed.messages[0]?.content).toMatchObject({ type: 'resource', resource: { uri: 'test://static/allowed' } });
+    // The prompt is granted, but what it would embed is not readable by this agent.
+    await expect(client.getPrompt({ name, arguments: { resourceUri: 'vault://finance/budget' } })).rejects.toThrow(/Denied by policy.*embeds vault:\/\/finance\/budget/);
+    const audit = readFileSync(join(cfg.dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(audit.filter((e) => e.tool === `prompts/get ${name}` && e.decision === 'deny').at(-1)?.reasons).toEqual(expect.arrayContaining(["the prompt's result embeds vault://finance/budget"]));
+  });
+
   it('forwards log messages an upstream sends during a call', async () => {
     const logs: unknown[] = [];
     client.setNotificationHandler('notifications/message', (n) => {
