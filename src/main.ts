@@ -37,7 +37,7 @@ export interface GatewayOptions {
 export interface Gateway {
   readonly url: string | undefined;
   readonly log: Logger;
-  /** In stdio mode: settles once the client has gone (stdin ended, or stdout broke). */
+  /** In stdio mode: settles once the stdio connection has closed (the client went: stdin ended or stdout broke; or close was called). */
   readonly clientGone: Promise<void> | undefined;
   close(): Promise<void>;
 }

@@ -418,7 +418,7 @@ function pairGoals(pair: Pair, results: PairResults): { goals: Goal[]; ratios: s
       // per call), and at c=1 the upstream's and client's CPU per call lies on the call's path.
       const cpuSum = (x: Cell) => (x.cpu.proxy ?? 0) + x.cpu.upstream + x.cpu.client;
       const others = (x: Cell) => x.cpu.upstream + x.cpu.client;
-      bounds.push([`(${pair.id}) ${payload}`, fmt(g1.cpu.proxy! / b1.cpu.proxy), fmt(g8.cpu.proxy! / b8.cpu.proxy), fmt(cpuSum(b8) / others(g8)), fmt(others(g1) / 1000 / b1.p50Ms)]);
+      bounds.push([`(${pair.id}) ${payload}`, fmt((g1.cpu.proxy ?? Number.NaN) / b1.cpu.proxy), fmt((g8.cpu.proxy ?? Number.NaN) / b8.cpu.proxy), fmt(cpuSum(b8) / others(g8)), fmt(others(g1) / 1000 / b1.p50Ms)]);
     }
     const ref = pair.reference && results[pair.reference.id];
     if (ref) ratios.push(ratioRow(`(${pair.id}) ${payload}, ${pair.reference!.label}`, cellOf(ref, payload, 1), cellOf(ref, payload, 8)));
@@ -485,7 +485,7 @@ async function run(o: BenchOptions): Promise<SectionResult> {
     parts.push(
       '#### The proxy\'s share (pairs whose baseline is a proxy too)\n\n' +
         'Proxy CPU per call, gateway ÷ baseline proxy; and the best ratios a gateway costing no CPU at all could reach in this run, estimated from the other processes\' CPU per call ' +
-        '(calls/s at c=8 ≈ cores ÷ the summed CPU per call; at c=1 a call waits at least for the upstream\'s and the client\'s CPU per call, against the baseline\'s measured p50). A goal past these is out of any proxy\'s reach on this machine.\n\n' +
+        '(calls/s at c=8 ≈ cores ÷ the summed CPU per call, which holds while the three processes keep every core busy, as at c=8 on a machine with fewer cores than processes; at c=1 a call waits for about the upstream\'s and the client\'s CPU per call, against the baseline\'s measured p50). Estimates, not bounds: a goal well past them is out of a proxy\'s reach on the machine measured.\n\n' +
         markdownTable(['pair, result', 'proxy CPU/call c=1', 'proxy CPU/call c=8', 'best calls/s ratio c=8', 'best p50 ratio c=1'], boundRows),
     );
   }

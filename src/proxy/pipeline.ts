@@ -195,12 +195,12 @@ export class Pipeline {
   async callTool(caller: Caller, name: string, args: Record<string, unknown> | undefined, meta?: Record<string, unknown>): Promise<CallToolResult | InputRequiredResult> {
     const callId = `c-${randomUUID()}`;
     const session = caller.session;
-    // Before anything walks them recursively (the digest, the audit line, the policy): arguments
-    // this deep could only exhaust the stack, and are refused, with the refusal audited.
-    if (nestsDeeperThan(args, MAX_JSON_DEPTH)) {
-      const reason = `arguments nested deeper than ${MAX_JSON_DEPTH} levels`;
+    // Before anything walks them recursively (the digest, the audit line, the policy, the upstream
+    // request): values this deep could only exhaust the stack, and are refused, with the refusal audited.
+    if (nestsDeeperThan(args, MAX_JSON_DEPTH) || nestsDeeperThan(meta, MAX_JSON_DEPTH)) {
+      const reason = `arguments or _meta nest deeper than ${MAX_JSON_DEPTH} levels`;
       this.audit.record({ event: 'call.decided', callId, agent: session.agent, session: session.id, tool: name, decision: 'deny', reasons: [reason] });
-      return denial(`Denied: the ${reason}. Do not retry.`);
+      return denial(`Denied: the call's ${reason}. Do not retry.`);
     }
     // Digested once: the audit lines and the approval/continuation bindings all use it.
     const digest = argsDigest(args ?? {});
@@ -633,7 +633,9 @@ export class Pipeline {
   /**
    * A prompt may embed resources (a note, a file) in its messages; prompt rules name prompts
    * only, so the resource rules decide those: a prompt embedding a resource the agent may not
-   * read is refused whole, and the refusal audited, as reading it directly would be.
+   * read is refused whole, and the refusal audited (a second `call.decided` line for the
+   * prompt, naming the resource), as reading it directly would be. The URI is the upstream's:
+   * it goes to the audit log (where secrets are masked), never back to the client.
    */
   private embeddedResourceGate(caller: Caller, name: string, result: GetPromptResult): void {
     for (const message of Array.isArray(result.messages) ? result.messages : []) {
@@ -643,9 +645,9 @@ export class Pipeline {
         if (typeof uri !== 'string') continue;
         const decision = this.decide({ ...this.base(caller.session), kind: 'resource', name: uri });
         if (decision.effect === 'allow') continue;
-        const reasons = [`the prompt's result embeds ${uri}`, ...decision.reasons];
-        this.audit.record({ event: 'call.decided', agent: caller.session.agent, session: caller.session.id, tool: `prompts/get ${name}`, decision: 'deny', rule: decision.rule?.path, reasons });
-        throw new GatewayError('DENIED', `${formatDenial({ ...decision, effect: 'deny' })} (the prompt's result embeds ${uri})`);
+        const reason = "the prompt's result embeds a resource this agent may not read";
+        this.audit.record({ event: 'call.decided', agent: caller.session.agent, session: caller.session.id, tool: `prompts/get ${name}`, resource: uri, decision: 'deny', rule: decision.rule?.path, reasons: [reason, ...decision.reasons] });
+        throw new GatewayError('DENIED', decision.rule ? `Denied by policy (rule ${decision.rule.path}): ${reason}.` : `Denied by policy: ${reason}.`);
       }
     }
   }

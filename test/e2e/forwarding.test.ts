@@ -176,9 +176,12 @@ describe.each(KINDS)('$name', (kind) => {
     const allowed = await client.getPrompt({ name, arguments: { resourceUri: 'test://static/allowed' } });
     expect(allowed.messages[0]?.content).toMatchObject({ type: 'resource', resource: { uri: 'test://static/allowed' } });
     // The prompt is granted, but what it would embed is not readable by this agent.
-    await expect(client.getPrompt({ name, arguments: { resourceUri: 'vault://finance/budget' } })).rejects.toThrow(/Denied by policy.*embeds vault:\/\/finance\/budget/);
+    const denied = client.getPrompt({ name, arguments: { resourceUri: 'vault://finance/budget?sig=upstream-chosen' } });
+    await expect(denied).rejects.toThrow(/Denied by policy: the prompt's result embeds a resource this agent may not read/);
+    // The URI is the upstream's: the audit log names it, the client is not handed it.
+    await expect(denied).rejects.not.toThrow(/vault:/);
     const audit = readFileSync(join(cfg.dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(audit.filter((e) => e.tool === `prompts/get ${name}` && e.decision === 'deny').at(-1)?.reasons).toEqual(expect.arrayContaining(["the prompt's result embeds vault://finance/budget"]));
+    expect(audit.filter((e) => e.tool === `prompts/get ${name}` && e.decision === 'deny').at(-1)).toMatchObject({ resource: 'vault://finance/budget?sig=upstream-chosen' });
   });
 
   it('forwards log messages an upstream sends during a call', async () => {

@@ -111,7 +111,7 @@ export class DirectCalls {
 
   constructor(private readonly pipeline: Pipeline) {}
 
-  /** Whether a call with this id is running here. */
+  /** Whether a call with this id is running here (the stdio front leaves a reused id to the SDK server; the HTTP front refuses it). */
   has(id: string | number): boolean {
     return this.inFlight.has(id);
   }

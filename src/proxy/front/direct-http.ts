@@ -44,10 +44,16 @@ function requestIdsOf(body: unknown): Array<string | number> {
 }
 
 /** The answer to a request whose id an unanswered request of the session already has (MCP forbids reusing one). */
-function idInUse(id: string | number): Response {
+function idInUse(id: string | number, sessionId: string | undefined): Response {
   const message = `invalid request: id ${JSON.stringify(id)} belongs to a request of this session that has not been answered yet`;
-  return new Response(JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32600, message } }), { status: 400, headers: { 'content-type': 'application/json' } });
+  return new Response(JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32600, message } }), {
+    status: 400,
+    headers: { 'content-type': 'application/json', ...(sessionId ? { 'mcp-session-id': sessionId } : {}) },
+  });
 }
+
+/** The error a cancelled request's stream gets on the SDK path (an implementation-defined server error). */
+const CANCELLED = -32000;
 
 /**
  * How long an answer stays silent before it turns into an event stream kept open with comments,
@@ -153,8 +159,8 @@ export class DirectHttpTransport implements Transport {
   private readonly calls: DirectCalls;
   /** The answers of running direct calls, by a key of the gateway's own (never a client's request id). */
   private readonly answers = new Map<string, CallAnswer>();
-  /** Requests the SDK transport is answering, by id: true when the request came alone in its POST. */
-  private readonly sdkRequests = new Map<string | number, boolean>();
+  /** The ids of the requests the SDK transport is answering. */
+  private readonly sdkRequests = new Set<string | number>();
   private answerSeq = 0;
   private protocolVersions: readonly string[] = SUPPORTED_PROTOCOL_VERSIONS;
 
@@ -167,12 +173,13 @@ export class DirectHttpTransport implements Transport {
     sdk.onmessage = (message, extra) => {
       if (this.calls.cancel(message as Record<string, unknown>)) return;
       this.onmessage?.(message, extra);
-      // A cancelled request is never answered, and the SDK transport would keep its event stream
-      // open for the answer for good: close it, unless other requests of a batch share it.
+      // The SDK server never answers a cancelled request, and the SDK transport would hold its
+      // event stream (and its record of the id) open for that answer for good. The stream gets
+      // an error for it instead, which the client ignores (it cancelled the request): the stream
+      // then ends as usual, once every request on it has its answer.
       const cancelled = cancelledId(message as Record<string, unknown>);
-      if (cancelled !== undefined && this.sdkRequests.get(cancelled) === true) {
-        this.sdkRequests.delete(cancelled);
-        this.sdk.closeSSEStream(cancelled);
+      if (cancelled !== undefined && this.sdkRequests.delete(cancelled)) {
+        void this.sdk.send({ jsonrpc: '2.0', id: cancelled, error: { code: CANCELLED, message: 'request cancelled by the client' } }).catch(() => undefined);
       }
     };
     sdk.onclose = () => {
@@ -215,10 +222,11 @@ export class DirectHttpTransport implements Transport {
    * would never be answered.
    */
   async handleRequest(request: Request, body: unknown, authInfo: AuthInfo): Promise<Response> {
-    const ids = request.method === 'POST' ? requestIdsOf(body) : [];
+    // A POST the SDK transport refuses for its headers never reaches the SDK server: leave it the answer.
+    const ids = request.method === 'POST' && this.acceptsHeaders(request) ? requestIdsOf(body) : [];
     const taken = ids.find((id, i) => this.inUse(id) || ids.indexOf(id) !== i);
-    if (taken !== undefined) return idInUse(taken);
-    for (const id of ids) this.sdkRequests.set(id, ids.length === 1);
+    if (taken !== undefined) return idInUse(taken, this.sdk.sessionId);
+    for (const id of ids) this.sdkRequests.add(id);
     const response = await this.sdk.handleRequest(request, { parsedBody: body, authInfo });
     // Refused, or not answered on a stream: nothing more will be sent for them.
     if (!response.headers.get('content-type')?.startsWith('text/event-stream')) for (const id of ids) this.sdkRequests.delete(id);
@@ -243,7 +251,7 @@ export class DirectHttpTransport implements Transport {
     if (!connection?.server.getClientCapabilities()) return undefined;
     const call = directCallOf(body as Record<string, unknown>, this.registry);
     if (!call || (call.params._meta && PROTOCOL_VERSION_META_KEY in call.params._meta)) return undefined;
-    if (this.inUse(call.id)) return Promise.resolve(idInUse(call.id));
+    if (this.inUse(call.id)) return Promise.resolve(idInUse(call.id, sessionId));
     const answer = new CallAnswer(sessionId);
     // Requests the SDK server sends for the call find its answer by this key: a request of the
     // SDK path that reuses the call's id must not.
