@@ -21,9 +21,6 @@ export interface PinCheck {
   digest: string;
 }
 
-export function sha256(text: string): string {
-  return sha256Hex(text);
-}
 
 export class PinStore {
   private readonly file: string;
@@ -54,7 +51,7 @@ export class PinStore {
 
   /** Pins a definition it has not seen; reports whether a pinned one changed. */
   check(key: string, tool: ToolDefinitionLike, instructions: string | undefined): PinCheck {
-    const digest = pinDigest(tool, instructions, sha256);
+    const digest = pinDigest(tool, instructions, sha256Hex);
     const pinned = this.pins[key];
     if (!pinned) {
       this.pin(key, digest, pinSubject(tool, instructions));
@@ -66,7 +63,7 @@ export class PinStore {
 
   /** Accepts the current definition of a tool as its pin (an admin approving a change). */
   accept(key: string, tool: ToolDefinitionLike, instructions: string | undefined): void {
-    this.pin(key, pinDigest(tool, instructions, sha256), pinSubject(tool, instructions));
+    this.pin(key, pinDigest(tool, instructions, sha256Hex), pinSubject(tool, instructions));
   }
 
   /** Accepts a definition as the pinned one (first sight, or an admin approving a change). */
